@@ -1,0 +1,1 @@
+"""Contract-driven provider simulators: any OpenAPI file in, a working simulator out."""

@@ -1,0 +1,71 @@
+"""Errors of the simulator engine; every one can be shown to a person or sent as problem+json."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+
+class SimulatorError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class ContractError(SimulatorError):
+    """A contract file cannot be used: names the file, the JSON pointer inside it and the reason."""
+
+    def __init__(self, file: str, pointer: str, reason: str) -> None:
+        self.file, self.pointer, self.reason = file, pointer or "/", reason
+        super().__init__(f"{file}: {self.pointer}: {reason}")
+
+
+class ConfigError(SimulatorError):
+    """A fault rule, profile, behaviour or provider state is malformed or unknown."""
+
+    def __init__(self, message: str, *, field: str | None = None, source: str | None = None) -> None:
+        self.field, self.source = field, source
+        where = ": ".join(part for part in (source, field) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ProblemError(SimulatorError):
+    """An HTTP error answered as application/problem+json (RFC 9457)."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        type_: str = "about:blank",
+        **extensions: Any,
+    ) -> None:
+        self.status, self.title, self.detail = status, title, detail
+        self.errors, self.headers, self.type = errors, headers or {}, type_
+        self.extensions = extensions
+        super().__init__(f"{status} {title}: {detail}" if detail else f"{status} {title}")
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if self.errors is not None:
+            body["errors"] = self.errors
+        body.update(self.extensions)
+        return body
+
+
+def did_you_mean(value: str, choices: Iterable[str], n: int = 3) -> str:
+    """' Did you mean 'x'?' for the nearest choices, or '' when nothing is close."""
+    close = difflib.get_close_matches(value, list(choices), n=n, cutoff=0.5)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+
+
+def unknown_name(kind: str, value: str, choices: Iterable[str]) -> str:
+    """The message for an unknown name: what was given, the nearest names and every valid one."""
+    ordered = sorted(choices)
+    return f"unknown {kind} '{value}'.{did_you_mean(value, ordered)} Valid: {', '.join(ordered)}"
