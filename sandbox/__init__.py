@@ -1,0 +1,1 @@
+"""What users drive: the `sandbox` CLI, the supervisor behind `sandbox up`, the control-API client."""

@@ -1,0 +1,340 @@
+"""One simulator's request pipeline, framework-free: route, fault plan, validate, idempotency,
+behaviour or contract answer, response validation, transforms, journal, metrics.
+
+The WSGI glue (simulators/app.py) turns a request into a `RawRequest`, calls `Simulator.handle` and
+carries out what the `Outcome` asks that only a server can do: reset or drop the connection, hold it,
+trickle the body.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from . import idempotency
+from .behaviours import Behaviours, Reply, Request, SimContext
+from .clock import Clock
+from .contract import Contract, Operation
+from .errors import ProblemError
+from .faults import FaultEngine
+from .journal import Journal, clip
+from .metrics import Metrics
+from .store import StateStore
+from .synth import Synthesizer, pick_example
+from .validation import ContractValidator
+
+log = logging.getLogger("simulators")
+
+PROBLEM_JSON = "application/problem+json"
+_JOURNAL_HEADERS = ("content-type", "idempotency-key", "x-correlation-id", "traceparent", "prefer", "retry-after")
+
+
+@dataclass
+class RawRequest:
+    """A request as the server saw it (header names lower-case)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+
+@dataclass
+class Outcome:
+    """The answer, and what the server must do with the connection (set by fault effects)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    connection: tuple[str, float] | None = None  # before answering: ("reset"|"empty"|"timeout", ms)
+    after: tuple[str, Any] | None = None  # commit_then_fail: the answer is computed, then lost this way
+    post_delay_ms: float = 0.0
+    bytes_per_s: int | None = None
+
+
+def problem_outcome(p: ProblemError, correlation_id: str) -> tuple[int, dict[str, str], bytes]:
+    headers = {"Content-Type": PROBLEM_JSON, "X-Correlation-ID": correlation_id, **p.headers}
+    return p.status, headers, orjson.dumps(p.body())
+
+
+class Simulator:
+    """Everything one simulator is: its contract, state, faults, journal, clock and behaviours."""
+
+    def __init__(
+        self,
+        contract: Contract,
+        *,
+        name: str,
+        store: StateStore,
+        seed: int = 0,
+        behaviours: Behaviours | None = None,
+        strict: bool = True,
+        config: dict[str, Any] | None = None,
+        webhook_secret: str = "whsec_sandbox",
+    ) -> None:
+        self.contract, self.name, self.store, self.seed, self.strict = contract, name, store, seed, strict
+        self.clock = Clock(store)
+        self.journal = Journal(store)
+        self.validator = ContractValidator(contract)
+        self.synth = Synthesizer(seed, resolve=contract.resolve)
+        self.faults = FaultEngine(store, self.clock, seed=seed, known_operations=set(contract.operations))
+        self.metrics = Metrics(name)
+        self.behaviours = behaviours
+        if behaviours is not None:
+            behaviours.check(set(contract.operations))
+        self.webhooks = self._make_webhooks(webhook_secret)
+        self.ctx = SimContext(
+            name, store, self.clock, seed=seed, webhooks=self.webhooks, examples=self.example, config=config or {}
+        )
+        self.ctx.faults = self.faults  # type: ignore[attr-defined]
+        self.ctx.synth = self.synth  # type: ignore[attr-defined]
+        self._last_tick = 0.0
+        if store.put_if_absent("_sandbox", "initialized", True):  # once per store, not once per worker
+            self.run_reset_hooks()
+
+    def _make_webhooks(self, secret: str) -> Any:
+        if not self.contract.webhooks:
+            return None
+        from .webhooks import WebhookDispatcher
+
+        return WebhookDispatcher(
+            self.name, self.contract, self.store, self.clock, self.journal.record, secret, faults=self.faults
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+    def run_reset_hooks(self) -> None:
+        if self.behaviours is not None:
+            for hook in self.behaviours.reset_hooks:
+                hook(self.ctx)
+
+    def reset(self) -> None:
+        """Forget state, idempotency keys, faults, counters and the journal; the clock runs real again."""
+        self.store.clear()
+        self.store.journal_clear()
+        self.faults.clear()
+        self.clock.real()
+        self.ctx.rng.seed(self.seed)
+        self.synth.reseed(self.seed)
+        self.store.put("_sandbox", "initialized", True)
+        self.run_reset_hooks()
+
+    def tick(self) -> None:
+        """Let clock-driven behaviour move on and deliver webhooks that are due."""
+        if self.behaviours is not None:
+            for hook in self.behaviours.tick_hooks:
+                try:
+                    hook(self.ctx)
+                except Exception:
+                    log.exception("tick hook %s of %s failed", getattr(hook, "__name__", hook), self.name)
+        if self.webhooks is not None:
+            try:
+                self.webhooks.tick()
+            except Exception:
+                log.exception("webhook delivery of %s failed", self.name)
+
+    def maybe_tick(self, every_s: float = 0.5) -> None:
+        now = time.monotonic()
+        if now - self._last_tick >= every_s:
+            self._last_tick = now
+            self.tick()
+
+    # ------------------------------------------------------------------ answers from the contract
+    def example(self, operation_id: str, status: str = "200", prefer: str | None = None) -> Any:
+        op = self.contract.operations[operation_id]
+        response = op.response_for(int(status)) if status.isdigit() else op.responses.get(status)
+        if response is None:
+            raise ProblemError(500, "No such response", f"{operation_id} documents no {status} response")
+        media = next(iter(response.content.values()), None)
+        if media is None:
+            return None
+        if media.examples:
+            try:
+                picked = pick_example(media.examples, prefer)
+            except LookupError as e:
+                raise ProblemError(400, "Unknown example", str(e)) from None
+            if picked is not None:
+                return picked[1]
+        return self.synth.value(media.schema) if media.schema is not None else None
+
+    def _contract_reply(self, op: Operation, headers: dict[str, str]) -> Reply:
+        prefer = _parse_prefer(headers.get("prefer", ""))
+        status = _choose_status(op, prefer.get("code"))
+        response = op.response_for(status)
+        assert response is not None
+        content_type = next(iter(response.content), None)
+        body = self.example(op.operation_id, str(status) if str(status) in op.responses else response.status,
+                            prefer.get("example")) if content_type else None
+        reply_headers: dict[str, str] = {}
+        for hname, spec in response.headers.items():
+            if spec.get("required") and spec.get("schema") is not None:
+                reply_headers[hname] = str(self.synth.value(spec["schema"]))
+        return Reply(status, body, reply_headers, content_type or "application/json")
+
+    # ------------------------------------------------------------------ the pipeline
+    def handle(self, raw: RawRequest, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+        started = time.perf_counter()
+        cid = raw.headers.get("x-correlation-id") or uuid.uuid4().hex
+        entry: dict[str, Any] = {
+            "kind": "request", "ts": self.clock.timestamp(), "time": self.clock.iso(), "real_time": time.time(),
+            "method": raw.method, "path": raw.path, "query": {k: v if len(v) > 1 else v[0] for k, v in raw.query.items()},
+            "correlation_id": cid, "idempotency_key": raw.headers.get("idempotency-key"), "faults": [],
+            "idempotent_replay": False, "operation": None,
+        }
+        outcome = self._handle(raw, cid, entry, sleep)
+        duration_ms = (time.perf_counter() - started) * 1000
+        entry.update(
+            status=None if outcome.connection else outcome.status,
+            duration_ms=round(duration_ms, 3),
+            request={"headers": {k: v for k, v in raw.headers.items() if k in _JOURNAL_HEADERS},
+                     "body": clip(_decode(raw.body))},
+            response={"status": outcome.status, "headers": outcome.headers, "body": clip(_decode(outcome.body))},
+            lost=(outcome.connection or outcome.after or (None,))[0],
+        )
+        self.journal.record(entry)
+        self.metrics.observe(entry["operation"] or "unmatched", entry["status"], duration_ms / 1000, entry["faults"])
+        return outcome
+
+    def _handle(self, raw: RawRequest, cid: str, entry: dict[str, Any], sleep: Callable[[float], None]) -> Outcome:
+        match = self.contract.match(raw.method, raw.path)
+        if match is None:
+            near = self.contract.near_misses(raw.method, raw.path)
+            p = ProblemError(404, "No operation matches this request",
+                             f"{raw.method} {raw.path} matches no path of {self.contract.title}", near_misses=near)
+            return Outcome(*problem_outcome(p, cid))
+        op = match.operation
+        entry["operation"] = op.operation_id
+        plan = self.faults.plan(op.operation_id, raw.method, raw.path, raw.headers, _lenient_json(raw.body))
+        entry["faults"] = list(plan.rules)
+        if plan.delay_ms:
+            sleep(plan.delay_ms / 1000)
+        if plan.connection is not None:
+            return Outcome(0, {}, b"", connection=plan.connection)
+        if plan.response is not None:
+            r = plan.response
+            headers = {"Content-Type": PROBLEM_JSON, "X-Correlation-ID": cid, **r.headers}
+            body = r.body if isinstance(r.body, bytes) else orjson.dumps(r.body)
+            return self._finish(Outcome(r.status, headers, body), plan)
+        slot = None
+        try:
+            vreq = self.validator.validate_request(
+                op, path_params=match.path_params, query=raw.query, headers=raw.headers,
+                content_type=raw.content_type, body=raw.body,
+            )
+            key = raw.headers.get("idempotency-key")
+            claimed = idempotency.claim(self.store, mode=op.idempotency, operation_id=op.operation_id,
+                                        path=raw.path, key=key, body=vreq.body, now=self.clock.timestamp())
+            slot = claimed.key
+            if claimed.replay is not None:
+                entry["idempotent_replay"] = True
+                r = claimed.replay
+                headers = {**r["headers"], idempotency.REPLAY_HEADER: "true", "X-Correlation-ID": cid}
+                return self._finish(Outcome(r["status"], headers, r["body"].encode()), plan)
+            request = Request(op.operation_id, raw.method, raw.path, vreq.path, vreq.query, raw.headers,
+                              vreq.body, cid, key)
+            status, headers, body = self._answer(op, request, cid)
+            idempotency.complete(self.store, slot, status, headers, body)
+            slot = None
+        except ProblemError as p:
+            idempotency.release(self.store, slot)
+            status, headers, body = problem_outcome(p, cid)
+        self.maybe_tick()
+        return self._finish(Outcome(status, headers, body), plan)
+
+    def _answer(self, op: Operation, request: Request, cid: str) -> tuple[int, dict[str, str], bytes]:
+        handler = self.behaviours.operations.get(op.operation_id) if self.behaviours else None
+        try:
+            reply = _as_reply(handler(request, self.ctx)) if handler else self._contract_reply(op, request.headers)
+        except ProblemError as p:
+            reply = Reply(p.status, p.body(), dict(p.headers), PROBLEM_JSON)
+        except Exception as e:  # a crash in a behaviour is a bug: say so, never a bare traceback
+            log.exception("behaviour for %s failed", op.operation_id)
+            raise ProblemError(500, "Behaviour failed", f"{op.operation_id}: {type(e).__name__}: {e}") from e
+        content_type = reply.content_type if reply.body is not None else None
+        if reply.body is None:
+            body = b""
+        elif isinstance(reply.body, bytes | str) and not content_type.endswith("json"):  # type: ignore[union-attr]
+            body = reply.body.encode() if isinstance(reply.body, str) else reply.body
+        else:
+            body = orjson.dumps(reply.body)
+        headers = {"X-Correlation-ID": cid, **reply.headers}
+        if content_type:
+            headers["Content-Type"] = content_type
+        violations = self.validator.validate_response(op, reply.status, content_type, reply.body,
+                                                      {k.lower(): v for k, v in headers.items()})
+        if violations:
+            self.metrics.contract_violation(op.operation_id)
+            log.warning("%s answered off-contract: %s", op.operation_id, violations)
+            if self.strict:
+                raise ProblemError(500, "Simulator response violates its contract",
+                                   f"{op.operation_id} {reply.status}: {violations[0].get('message')}",
+                                   errors=violations)
+        return reply.status, headers, body
+
+    def _finish(self, outcome: Outcome, plan: Any) -> Outcome:
+        for transform in plan.transforms:
+            outcome.status, outcome.headers, outcome.body = transform(outcome.status, outcome.headers, outcome.body)
+        outcome.after = plan.after_handler
+        outcome.post_delay_ms = getattr(plan, "post_delay_ms", 0.0)
+        outcome.bytes_per_s = plan.bytes_per_s
+        return outcome
+
+
+def _as_reply(value: Any) -> Reply:
+    if isinstance(value, Reply):
+        return value
+    if isinstance(value, tuple):
+        return Reply(value[0], value[1], *(value[2:3] or [{}]))
+    return Reply(200, value)
+
+
+def _choose_status(op: Operation, wanted: str | None) -> int:
+    """The status `Prefer: code=` names (when documented), else the first documented 2xx."""
+    documented = [s for s in op.responses if s.isdigit()]
+    if wanted:
+        if wanted in op.responses:
+            return int(wanted)
+        raise ProblemError(400, "Status not documented",
+                           f"Prefer: code={wanted} is not a documented response of {op.operation_id}; "
+                           f"documented: {', '.join(sorted(op.responses))}")
+    ok = sorted(s for s in documented if s.startswith("2"))
+    if ok:
+        return int(ok[0])
+    return int(sorted(documented)[0]) if documented else 200
+
+
+def _parse_prefer(header: str) -> dict[str, str]:
+    prefs: dict[str, str] = {}
+    for part in header.replace(";", ",").split(","):
+        name, _, value = part.strip().partition("=")
+        if name and value:
+            prefs[name.strip().lower()] = value.strip().strip('"')
+    return prefs
+
+
+def _lenient_json(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _decode(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.decode("utf-8", "replace")
