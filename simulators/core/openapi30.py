@@ -1,0 +1,89 @@
+"""OpenAPI 3.0 schema objects translated to JSON Schema 2020-12, so one validator serves 3.0 and 3.1.
+
+- `nullable: true` adds "null" to `type` (and `None` to `enum`); without a `type` the schema becomes
+  `anyOf: [<schema>, {"type": "null"}]`.
+- boolean `exclusiveMinimum`/`exclusiveMaximum` become the numeric 2020-12 form.
+- `example` becomes `examples: [example]` (an annotation the synthesizer can use).
+- `x-` extension keys are dropped from schemas; `discriminator` stays (an annotation; `oneOf` decides).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SCHEMA_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
+               "unevaluatedProperties", "unevaluatedItems")
+_SKIP_WALK = ("example", "examples", "discriminator", "xml", "externalDocs")
+
+
+def translate_schema(schema: Any) -> Any:
+    """A 3.0 schema object as JSON Schema 2020-12 (a new dict; the input is not changed)."""
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key.startswith("x-") or key == "nullable":
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: translate_schema(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [translate_schema(sub) for sub in value]
+        elif key in _SCHEMA_ONE and isinstance(value, dict):
+            out[key] = translate_schema(value)
+        elif key == "example":
+            out["examples"] = [value]
+        else:
+            out[key] = value
+    for bound, excl in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        flag = out.get(excl)
+        if flag is True and bound in out:
+            out[excl] = out.pop(bound)
+        elif isinstance(flag, bool):
+            del out[excl]
+    if schema.get("nullable") is True:
+        out = _nullable(out)
+    return out
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    kind = schema.get("type")
+    if "enum" in schema and None not in schema["enum"]:
+        schema["enum"] = [*schema["enum"], None]
+    if isinstance(kind, str):
+        schema["type"] = [kind, "null"]
+    elif isinstance(kind, list):
+        if "null" not in kind:
+            schema["type"] = [*kind, "null"]
+    elif "enum" not in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    return schema
+
+
+def translate_document(document: dict[str, Any]) -> dict[str, Any]:
+    """Every schema of a bundled 3.0 document translated in place; returns the document."""
+    components = document.get("components") or {}
+    schemas = components.get("schemas")
+    if isinstance(schemas, dict):
+        components["schemas"] = {name: translate_schema(s) for name, s in schemas.items()}
+    for key, value in document.items():
+        if key in ("paths", "x-webhooks", "webhooks"):
+            _walk(value)
+    for kind, value in components.items():
+        if kind != "schemas":
+            _walk(value)
+    return document
+
+
+def _walk(node: Any) -> None:
+    """Translate every `schema` found in non-schema OpenAPI objects (parameters, media types, headers)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "schema" and isinstance(value, dict):
+                node[key] = translate_schema(value)
+            elif key not in _SKIP_WALK and not key.startswith("x-"):
+                _walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            _walk(item)
