@@ -223,7 +223,7 @@ class Simulator:
         if plan.response is not None:
             r = plan.response
             headers = {"Content-Type": PROBLEM_JSON, "X-Correlation-ID": cid, **r.headers}
-            body = r.body if isinstance(r.body, bytes) else orjson.dumps(r.body)
+            body = b"" if r.body is None else r.body if isinstance(r.body, bytes) else orjson.dumps(r.body)
             return self._finish(Outcome(r.status, headers, body), plan)
         slot = None
         try:
