@@ -43,9 +43,9 @@ def schema_kind(schema: Any, resolve: Callable[[str], Any], depth: int = 0) -> s
     for key in ("allOf", "anyOf", "oneOf"):
         subs = schema.get(key)
         if isinstance(subs, list):
-            kinds = {schema_kind(s, resolve, depth + 1) for s in subs} - {None}
-            if len(kinds) == 1:
-                return kinds.pop()
+            found = {schema_kind(s, resolve, depth + 1) for s in subs} - {None}
+            if len(found) == 1:
+                return found.pop()
     return None
 
 
