@@ -91,15 +91,15 @@ class WebhookDispatcher:
 
     # -- emitting ---------------------------------------------------------------------------------
     def emit(self, event_type: str, data_object: dict[str, Any], *, key: str | None = None,
-             correlation_id: str | None = None) -> dict[str, Any]:
-        """Queue one event (envelope: id, type, created_at, sequence per resource, data.object)."""
+             correlation_id: str | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Queue one event (envelope: id, type, created_at, sequence per resource, data.object + extra)."""
         resource = key or str(data_object.get("id") or event_type)
         event = {
             "id": f"evt_{secrets.token_hex(6)}",
             "type": event_type,
             "created_at": self.clock.iso(),
             "sequence": self.store.incr(self.META, f"seq:{resource}"),
-            "data": {"object": data_object},
+            "data": {"object": data_object, **(extra or {})},
         }
         now = self.clock.timestamp()
         effects = self._effects(event_type, event)
