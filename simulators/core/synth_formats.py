@@ -1,0 +1,430 @@
+"""Leaf values for the synthesizer: strings by format or property name, numbers in sensible ranges."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import math
+import re
+import string
+import uuid
+from collections.abc import Callable
+from fractions import Fraction
+from random import Random
+from typing import Any
+
+from faker import Faker
+from rstr.xeger import Xeger as _Xeger
+
+try:  # Python >= 3.11
+    import re._parser as _sre_parse  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+_ALNUM = string.ascii_lowercase + string.digits
+_UPPER_ALNUM = string.ascii_uppercase + string.digits
+_UTC = dt.timezone.utc
+_PRODUCTS = ("Chair", "Lamp", "Kettle", "Jacket", "Trainers", "Sofa", "Headphones", "Backpack", "Mug", "Desk")
+_PRINTABLE = sorted(set(string.printable))
+
+
+def words(name: str | None) -> list[str]:
+    """'billingAddress_line1' -> ['billing', 'address', 'line1']."""
+    if not name:
+        return []
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+
+
+def singular(name: str | None) -> str | None:
+    """The item name of an array property: 'addresses' -> 'address', 'lines' -> 'line'."""
+    if not name:
+        return name
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith(("sses", "xes", "ches", "shes")):
+        return name[:-2]
+    if name.endswith("s") and not name.endswith("ss"):
+        return name[:-1]
+    return name
+
+
+def token(rng: Random, n: int, alphabet: str = _ALNUM) -> str:
+    """n random characters of alphabet."""
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def fit(s: str, lo: int, hi: int | None, rng: Random) -> str:
+    """s cut or padded to lo..hi characters."""
+    if hi is not None and len(s) > hi:
+        s = s[:hi]
+        if len(s.rstrip()) >= lo:
+            s = s.rstrip()
+    if len(s) < lo:
+        s += token(rng, lo - len(s))
+    return s
+
+
+class Xeger(_Xeger):
+    """rstr's Xeger with bounded repeats, cached parses and a deterministic order for negated classes."""
+
+    def __init__(self, rng: Random) -> None:
+        super().__init__(rng)
+        self.limit = 8
+        self._parsed: dict[str, Any] = {}
+
+    def xeger(self, string_or_regex: Any) -> str:
+        pattern = getattr(string_or_regex, "pattern", string_or_regex)
+        parsed = self._parsed.get(pattern)
+        if parsed is None:
+            parsed = self._parsed[pattern] = _sre_parse.parse(pattern)
+        try:
+            return str(self._build_string(parsed))
+        finally:
+            self._cache.clear()
+
+    def _handle_in(self, value: Any) -> Any:
+        candidates = list(_flatten(self._handle_state(i) for i in value))
+        if candidates and candidates[0] is False:
+            excluded = set(candidates[1:])
+            candidates = [c for c in _PRINTABLE if c not in excluded]
+        return self._random.choice(candidates)
+
+    def _handle_repeat(self, start_range: int, end_range: int, value: Any) -> str:
+        end = min(end_range, start_range + self.limit)
+        times = self._random.randint(start_range, max(start_range, end))
+        return "".join("".join(self._handle_state(i) for i in value) for _ in range(times))
+
+
+def _flatten(parts: Any) -> Any:
+    for part in parts:
+        yield from part
+
+
+# ---------------------------------------------------------------- moments (a fixed window: replays never drift)
+
+def _moment(rng: Random, w: list[str]) -> dt.datetime:
+    if {"birth", "dob", "birthday"} & set(w):
+        start, days = dt.datetime(1950, 1, 1, tzinfo=_UTC), 55 * 365
+    elif {"expiry", "expires", "expiration", "until", "due", "valid"} & set(w):
+        start, days = dt.datetime(2026, 1, 1, tzinfo=_UTC), 3 * 365
+    else:
+        start, days = dt.datetime(2024, 1, 1, tzinfo=_UTC), 2 * 365
+    return start + dt.timedelta(seconds=rng.randrange(days * 86400))
+
+
+def date_time(rng: Random, w: list[str]) -> str:
+    """An RFC 3339 date-time in UTC with a Z."""
+    return _moment(rng, w).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _url(f: Faker, rng: Random) -> str:
+    return f.url() + (f.uri_path() if rng.random() < 0.5 else "")
+
+
+FormatFn = Callable[[Faker, Random, list[str]], str]
+FORMATS: dict[str, FormatFn] = {
+    "date-time": lambda f, r, w: date_time(r, w),
+    "date": lambda f, r, w: _moment(r, w).strftime("%Y-%m-%d"),
+    "time": lambda f, r, w: _moment(r, w).strftime("%H:%M:%SZ"),
+    "duration": lambda f, r, w: r.choice((f"P{r.randint(1, 30)}D", f"PT{r.randint(1, 59)}M", f"PT{r.randint(1, 23)}H")),
+    "email": lambda f, r, w: f.email(),
+    "idn-email": lambda f, r, w: f.email(),
+    "uuid": lambda f, r, w: str(uuid.UUID(int=r.getrandbits(128), version=4)),
+    "uri": lambda f, r, w: _url(f, r),
+    "url": lambda f, r, w: _url(f, r),
+    "iri": lambda f, r, w: _url(f, r),
+    "uri-reference": lambda f, r, w: "/" + f.uri_path(),
+    "iri-reference": lambda f, r, w: "/" + f.uri_path(),
+    "uri-template": lambda f, r, w: f.url() + "{id}",
+    "hostname": lambda f, r, w: f.domain_name(),
+    "idn-hostname": lambda f, r, w: f.domain_name(),
+    "ipv4": lambda f, r, w: f.ipv4(),
+    "ipv6": lambda f, r, w: f.ipv6(),
+    "byte": lambda f, r, w: base64.b64encode(r.randbytes(r.randint(6, 24))).decode(),
+    "binary": lambda f, r, w: token(r, r.randint(8, 24)),
+    "password": lambda f, r, w: f.password(length=12),
+    "json-pointer": lambda f, r, w: "/" + "/".join(w or ["items", "0"]),
+    "relative-json-pointer": lambda f, r, w: "0/" + (w[-1] if w else "id"),
+    "regex": lambda f, r, w: "^[a-z]+$",
+}
+
+
+def short_format(fmt: str, rng: Random, hi: int) -> str | None:
+    """A short value of a format when the realistic one is longer than maxLength."""
+    if fmt in ("email", "idn-email") and hi >= 6:
+        return token(rng, min(hi - 5, 10), string.ascii_lowercase) + "@x.io"
+    if fmt in ("hostname", "idn-hostname") and hi >= 4:
+        return token(rng, min(hi - 3, 10), string.ascii_lowercase) + ".io"
+    if fmt in ("uri", "url", "iri") and hi >= 10:
+        return "https://" + token(rng, min(hi - 8, 10), string.ascii_lowercase)
+    return None
+
+
+# ---------------------------------------------------------------- strings by property name
+
+def _reference(f: Faker, rng: Random, w: list[str]) -> str:
+    prefix = "REF" if w[0] in ("ref", "reference") else w[0][:3].upper()
+    return f"{prefix}-{token(rng, 8, string.digits)}"
+
+
+def _identifier(f: Faker, rng: Random, w: list[str]) -> str:
+    if len(w) > 1:
+        return f"{w[-2][:3]}_{token(rng, 12)}"
+    return token(rng, 16)
+
+
+def _amount(f: Faker, rng: Random, w: list[str]) -> str:
+    return f"{rng.randint(100, 50000) / 100:.2f}"
+
+
+def _human_name(f: Faker, rng: Random, w: list[str], parent: list[str]) -> str:
+    context = set(parent) | set(w)
+    if context & {"company", "merchant", "shop", "store", "brand", "organisation", "organization", "business"}:
+        return str(f.company())
+    if context & {"product", "item", "sku", "article", "variant", "catalog", "catalogue", "line"}:
+        return f"{f.word().title()} {rng.choice(_PRODUCTS)}"
+    if context & {"category", "collection", "tag", "group", "plan", "team", "role"}:
+        return str(f.word().title())
+    return str(f.name())
+
+
+# (words that must all appear, in the order given) -> generator
+NameFn = Callable[[Faker, Random, list[str]], str]
+_BY_NAME: list[tuple[tuple[str, ...], NameFn]] = [
+    (("email",), lambda f, r, w: f.email()),
+    (("first", "name"), lambda f, r, w: f.first_name()),
+    (("firstname",), lambda f, r, w: f.first_name()),
+    (("given", "name"), lambda f, r, w: f.first_name()),
+    (("forename",), lambda f, r, w: f.first_name()),
+    (("last", "name"), lambda f, r, w: f.last_name()),
+    (("lastname",), lambda f, r, w: f.last_name()),
+    (("family", "name"), lambda f, r, w: f.last_name()),
+    (("surname",), lambda f, r, w: f.last_name()),
+    (("user", "name"), lambda f, r, w: f.user_name()),
+    (("username",), lambda f, r, w: f.user_name()),
+    (("phone",), lambda f, r, w: f.phone_number()),
+    (("mobile",), lambda f, r, w: f.phone_number()),
+    (("telephone",), lambda f, r, w: f.phone_number()),
+    (("city",), lambda f, r, w: f.city()),
+    (("town",), lambda f, r, w: f.city()),
+    (("postcode",), lambda f, r, w: f.postcode()),
+    (("postal", "code"), lambda f, r, w: f.postcode()),
+    (("post", "code"), lambda f, r, w: f.postcode()),
+    (("zip",), lambda f, r, w: f.postcode()),
+    (("county",), lambda f, r, w: f.county() if hasattr(f, "county") else f.city()),
+    (("line2",), lambda f, r, w: f.secondary_address()),
+    (("street",), lambda f, r, w: f.street_address()),
+    (("line1",), lambda f, r, w: f.street_address()),
+    (("address",), lambda f, r, w: f.street_address()),
+    (("house", "number"), lambda f, r, w: f.building_number()),
+    (("company",), lambda f, r, w: f.company()),
+    (("merchant", "name"), lambda f, r, w: f.company()),
+    (("description",), lambda f, r, w: f.sentence()),
+    (("note",), lambda f, r, w: f.sentence()),
+    (("notes",), lambda f, r, w: f.sentence()),
+    (("comment",), lambda f, r, w: f.sentence()),
+    (("message",), lambda f, r, w: f.sentence()),
+    (("summary",), lambda f, r, w: f.sentence()),
+    (("reason",), lambda f, r, w: f.sentence(nb_words=5)),
+    (("title",), lambda f, r, w: f.sentence(nb_words=4).rstrip(".")),
+    (("subject",), lambda f, r, w: f.sentence(nb_words=4).rstrip(".")),
+    (("url",), lambda f, r, w: _url(f, r)),
+    (("uri",), lambda f, r, w: _url(f, r)),
+    (("website",), lambda f, r, w: f.url()),
+    (("href",), lambda f, r, w: _url(f, r)),
+    (("link",), lambda f, r, w: _url(f, r)),
+    (("iban",), lambda f, r, w: f.iban()),
+    (("bic",), lambda f, r, w: f.swift()),
+    (("swift",), lambda f, r, w: f.swift()),
+    (("sort", "code"), lambda f, r, w: f"{token(r, 2, string.digits)}-{token(r, 2, string.digits)}-{token(r, 2, string.digits)}"),
+    (("sku",), lambda f, r, w: f"{token(r, 3, string.ascii_uppercase)}-{token(r, 5, string.digits)}"),
+    (("psp", "reference"), lambda f, r, w: token(r, 16, _UPPER_ALNUM)),
+    (("reference",), _reference),
+    (("order", "number"), lambda f, r, w: f"ORD-{token(r, 8, string.digits)}"),
+    (("invoice", "number"), lambda f, r, w: f"INV-{token(r, 8, string.digits)}"),
+    (("card", "number"), lambda f, r, w: f.credit_card_number()),
+    (("cvc",), lambda f, r, w: token(r, 3, string.digits)),
+    (("cvv",), lambda f, r, w: token(r, 3, string.digits)),
+    (("expiry", "month"), lambda f, r, w: f"{r.randint(1, 12):02d}"),
+    (("expiry", "year"), lambda f, r, w: str(r.randint(2026, 2032))),
+    (("password",), lambda f, r, w: f.password(length=12)),
+    (("ip",), lambda f, r, w: f.ipv4()),
+    (("user", "agent"), lambda f, r, w: f.user_agent()),
+    (("colour",), lambda f, r, w: f.color_name()),
+    (("color",), lambda f, r, w: f.color_name()),
+    (("job",), lambda f, r, w: f.job()),
+    (("locale",), lambda f, r, w: r.choice(("en-GB", "en-US", "fr-FR", "de-DE"))),
+    (("language",), lambda f, r, w: r.choice(("en", "fr", "de", "es"))),
+    (("timezone",), lambda f, r, w: f.timezone()),
+    (("time", "zone"), lambda f, r, w: f.timezone()),
+    (("token",), lambda f, r, w: f.sha1()),
+    (("hash",), lambda f, r, w: f.sha256()),
+    (("signature",), lambda f, r, w: f.sha256()),
+    (("secret",), lambda f, r, w: f.sha1()),
+    (("uuid",), lambda f, r, w: str(uuid.UUID(int=r.getrandbits(128), version=4))),
+    (("id",), _identifier),
+    (("amount",), _amount),
+    (("price",), _amount),
+    (("total",), _amount),
+    (("at",), lambda f, r, w: date_time(r, w)),
+    (("timestamp",), lambda f, r, w: date_time(r, w)),
+    (("date",), lambda f, r, w: _moment(r, w).strftime("%Y-%m-%d")),
+    (("dob",), lambda f, r, w: _moment(r, w).strftime("%Y-%m-%d")),
+    (("gender",), lambda f, r, w: r.choice(("female", "male", "non-binary"))),
+]
+
+
+def by_name(name: str | None, parent: str | None, f: Faker, rng: Random, hi: int | None) -> str | None:
+    """A realistic string for a property name, or None when the name says nothing."""
+    w = words(name)
+    if not w:
+        return None
+    if "country" in w:
+        if hi == 2 or "code" in w:
+            return str(f.country_code())
+        return str(f.country_code(representation="alpha-3")) if hi == 3 else str(f.country())
+    if "currency" in w:
+        return rng.choice(("GBP", "GBP", "EUR", "USD"))
+    for needed, fn in _BY_NAME:
+        if _has(w, needed):
+            return str(fn(f, rng, w))
+    if w[-1] in ("name", "holder"):
+        return _human_name(f, rng, w, words(parent))
+    return None
+
+
+def _has(w: list[str], needed: tuple[str, ...]) -> bool:
+    if len(needed) == 1:
+        return needed[0] in w
+    for i in range(len(w) - len(needed) + 1):
+        if tuple(w[i:i + len(needed)]) == needed:
+            return True
+    return False
+
+
+def plain(f: Faker, lo: int, hi: int | None) -> str:
+    """Lorem words of roughly the right length."""
+    s = f.word()
+    while len(s) < lo and (hi is None or len(s) < hi):
+        s += " " + f.word()
+    return str(s)
+
+
+# ---------------------------------------------------------------- numbers
+
+_MONEY_MINOR = (100, 50000)
+_INT_RANGES: list[tuple[frozenset[str], tuple[int, int]]] = [
+    (frozenset({"amount", "price", "total", "cost", "fee", "balance", "subtotal", "tax", "value", "minor"}), _MONEY_MINOR),
+    (frozenset({"quantity", "qty", "count", "items", "units"}), (1, 5)),
+    (frozenset({"age"}), (18, 90)),
+    (frozenset({"year"}), (2020, 2030)),
+    (frozenset({"month"}), (1, 12)),
+    (frozenset({"day"}), (1, 28)),
+    (frozenset({"hour", "hours"}), (0, 23)),
+    (frozenset({"minute", "minutes", "second", "seconds"}), (0, 59)),
+    (frozenset({"percent", "percentage", "rate"}), (0, 100)),
+    (frozenset({"page"}), (1, 10)),
+    (frozenset({"limit", "size"}), (10, 100)),
+    (frozenset({"port"}), (1024, 65535)),
+    (frozenset({"version"}), (1, 5)),
+    (frozenset({"id"}), (1, 999999)),
+    (frozenset({"at", "timestamp", "epoch"}), (1704067200, 1767225600)),
+    (frozenset({"lat", "latitude"}), (-90, 90)),
+    (frozenset({"lon", "lng", "longitude"}), (-180, 180)),
+]
+_FORMAT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+
+
+def preferred_range(name: str | None) -> tuple[int, int]:
+    """The range a property of this name usually takes."""
+    w = set(words(name))
+    for keys, rng_ in _INT_RANGES:
+        if keys & w:
+            return rng_
+    return (0, 1000)
+
+
+def _num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _window(lo: float | None, hi: float | None, name: str | None, money: tuple[int, int] | None = None,
+            ) -> tuple[float, float]:
+    """The name's usual range cut to the declared bounds (or the bounds when they do not meet)."""
+    plo, phi = preferred_range(name)
+    if money is not None and (plo, phi) == _MONEY_MINOR:
+        plo, phi = money
+    a = plo if lo is None else max(lo, plo)
+    b = phi if hi is None else min(hi, phi)
+    if a <= b:
+        return a, b
+    span = max(phi - plo, 10)
+    if lo is not None and hi is not None:
+        return lo, hi
+    if lo is not None:
+        return lo, lo + span
+    assert hi is not None
+    return hi - span, hi
+
+
+def integer(rng: Random, s: dict[str, Any], name: str | None) -> int:
+    """An integer within minimum/maximum/exclusive*/multipleOf/format, near the name's usual range."""
+    lo: int | None = None
+    hi: int | None = None
+    if _num(s.get("minimum")):
+        lo = math.ceil(s["minimum"])
+    if _num(s.get("exclusiveMinimum")):
+        lo = max(lo if lo is not None else -math.inf, math.floor(s["exclusiveMinimum"]) + 1)  # type: ignore[assignment]
+    if _num(s.get("maximum")):
+        hi = math.floor(s["maximum"])
+    if _num(s.get("exclusiveMaximum")):
+        hi = min(hi if hi is not None else math.inf, math.ceil(s["exclusiveMaximum"]) - 1)  # type: ignore[assignment]
+    if s.get("format") in _FORMAT_BOUNDS:
+        flo, fhi = _FORMAT_BOUNDS[s["format"]]
+        lo, hi = max(lo if lo is not None else flo, flo), min(hi if hi is not None else fhi, fhi)
+    a, b = _window(lo, hi, name)
+    a, b = math.ceil(a), math.floor(b)
+    step = 1
+    if _num(s.get("multipleOf")) and s["multipleOf"] > 0:
+        step = Fraction(str(s["multipleOf"])).numerator
+    ka, kb = math.ceil(a / step), math.floor(b / step)
+    if ka > kb:  # the usual range holds no multiple: search the declared bounds instead
+        ka = math.ceil(lo / step) if lo is not None else math.ceil(a / step) - 10
+        kb = math.floor(hi / step) if hi is not None else ka + 10
+    if ka > kb:
+        return int(a)
+    return rng.randint(ka, kb) * step
+
+
+def number(rng: Random, s: dict[str, Any], name: str | None) -> float:
+    """A number with two decimals (or a multiple of multipleOf) within the bounds."""
+    lo = s["minimum"] if _num(s.get("minimum")) else None
+    hi = s["maximum"] if _num(s.get("maximum")) else None
+    xlo = s["exclusiveMinimum"] if _num(s.get("exclusiveMinimum")) else None
+    xhi = s["exclusiveMaximum"] if _num(s.get("exclusiveMaximum")) else None
+    low = max((x for x in (lo, xlo) if x is not None), default=None)
+    high = min((x for x in (hi, xhi) if x is not None), default=None)
+    a, b = _window(low, high, name, money=(1, 500))
+    m = s.get("multipleOf")
+    if _num(m) and m > 0:
+        fm = Fraction(str(m))
+        ka, kb = math.ceil(Fraction(str(a)) / fm), math.floor(Fraction(str(b)) / fm)
+        value = float(fm * ka)
+        for _ in range(8):
+            if ka > kb:
+                break
+            value = float(fm * rng.randint(ka, kb))
+            if _inside(value, lo, hi, xlo, xhi) and value / m == int(value / m):
+                break
+        return value
+    for _ in range(8):
+        value = round(rng.uniform(a, b), 2)
+        if _inside(value, lo, hi, xlo, xhi):
+            return value
+    return rng.uniform(a, b)
+
+
+def _inside(v: float, lo: Any, hi: Any, xlo: Any, xhi: Any) -> bool:
+    return ((lo is None or v >= lo) and (hi is None or v <= hi)
+            and (xlo is None or v > xlo) and (xhi is None or v < xhi))
