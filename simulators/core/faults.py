@@ -8,6 +8,7 @@ from the seed whenever the rule set changes: the same seed and the same requests
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import logging
 import math
@@ -109,7 +110,7 @@ def compile_rule(spec: Any, *, rule_id: str = "", known_operations: set[str] | N
     """Validate a rule (JSON or YAML shape) and compile it; errors name the field path."""
     if not isinstance(spec, dict):
         raise fail("rule", f"must be a mapping with match and effects, got {spec!r}")
-    check_keys({k: v for k, v in spec.items() if k != "id"}, RULE_KEYS, "rule", "rule")
+    check_keys({k: v for k, v in spec.items() if k != "id"}, RULE_KEYS, "", "rule")
     match = spec.get("match", {})
     if match is None:
         match = {}
@@ -121,7 +122,7 @@ def compile_rule(spec: Any, *, rule_id: str = "", known_operations: set[str] | N
         raise fail("match.event", f"must be an event type (a string), got {event!r}")
     if event is not None:
         for key in ("operation", "method", "path", "headers"):
-            if match.get(key) is not None:
+            if match.get(key):
                 raise fail(f"match.{key}", "cannot be combined with match.event (webhook rules match events)")
     ops = _operations(match["operation"], known_operations) if match.get("operation") is not None else ()
     headers = match.get("headers") or {}
@@ -277,7 +278,7 @@ class FaultEngine:
             self.store.clear(COUNTERS)
 
     def load_profile(self, name_or_rules: str | Iterable[dict[str, Any]], *, simulator: str | None = None,
-                     dirs: Sequence[str] | None = None) -> list[dict[str, Any]]:
+                     dirs: Sequence[str] | None = None) -> builtins.list[dict[str, Any]]:
         """Replace the active rules with a named profile's (or a list of rules); all or nothing."""
         if isinstance(name_or_rules, str):
             from .profiles import find_profile, load_profile_file  # profiles import this module
@@ -375,7 +376,7 @@ class FaultEngine:
         return plan if plan is not None else EMPTY_PLAN
 
     def explain(self, operation_id: str | None, method: str, path: str, headers: dict[str, str],
-                body: Any) -> list[dict[str, Any]]:
+                body: Any) -> builtins.list[dict[str, Any]]:
         """Why each request rule would or would not match (near misses); touches no counter."""
         lowered = {k.lower(): v for k, v in headers.items()}
         out = []
@@ -389,7 +390,7 @@ class FaultEngine:
             out.append({"id": rule.id, "name": rule.name, "matches": ok, "reason": reason})
         return out
 
-    def webhook_effects(self, event_type: str, payload: Any) -> tuple[list[str], list[WebhookEffect]]:
+    def webhook_effects(self, event_type: str, payload: Any) -> tuple[builtins.list[str], builtins.list[WebhookEffect]]:
         """(names of the rules that fired, their webhook effects in order) for one event delivery."""
         names: list[str] = []
         effects: list[WebhookEffect] = []

@@ -59,7 +59,7 @@ def check_keys(spec: dict[str, Any], allowed: tuple[str, ...], fld: str, what: s
     """Reject keys a spec does not know, with did-you-mean."""
     for key in spec:
         if key not in allowed:
-            raise fail(f"{fld}.{key}", unknown_name(f"{what} field", str(key), allowed))
+            raise fail(f"{fld}.{key}" if fld else str(key), unknown_name(f"{what} field", str(key), allowed))
 
 
 
