@@ -38,35 +38,33 @@ def serve_command(contract: str, name: str | None, host: str, port: int, seed: i
                   workers: int, store: str | None, strict: bool, behaviours: bool, webhook_target: str | None,
                   webhook_secret: str, token: str | None, journal_capacity: int, profiles_dir: tuple[str, ...]) -> None:
     """Serve CONTRACT (an OpenAPI 3.0/3.1 file) as a simulator."""
-    from .core.contract import load_contract
     from .core.errors import SimulatorError
 
     name = name or simulator_name(contract)
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         raise click.UsageError(f"--host {host} exposes the control API beyond this machine; set --token (or SANDBOX_TOKEN)")
-    try:
-        load_contract(contract)  # fail here, with one clear message, not in every worker
-    except SimulatorError as e:
-        raise click.ClickException(str(e)) from None
+    if workers > 1 and store == "memory":
+        raise click.UsageError("--workers > 1 needs a shared store: leave --store out (SQLite is chosen) "
+                               "or pass --store sqlite:///PATH")
     if workers > 1 and not store:
         path = Path(".sandbox") / f"{name}-{os.getpid()}.db"
         path.parent.mkdir(exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         store = f"sqlite:///{path}"
-    options = dict(name=name, seed=seed, store=store, strict=strict, profile=profile,
-                   behaviours="auto" if behaviours else None, webhook_target=webhook_target,
-                   webhook_secret=webhook_secret, token=token, journal_capacity=journal_capacity,
-                   profiles_dirs=list(profiles_dir))
+    from .app import create_app
 
-    def factory() -> object:
-        from .app import create_app
-
-        return create_app(contract, **options)  # type: ignore[arg-type]
+    try:  # build once, in the master: a bad contract or profile is one clear message, not a worker crash
+        app = create_app(contract, name=name, seed=seed, store=store, strict=strict, profile=profile,
+                         behaviours="auto" if behaviours else None, webhook_target=webhook_target,
+                         webhook_secret=webhook_secret, token=token, journal_capacity=journal_capacity,
+                         profiles_dirs=list(profiles_dir))
+    except SimulatorError as e:
+        raise click.ClickException(str(e)) from None
 
     from .server import serve
 
-    serve(factory, host=host, port=port, workers=workers, on_ready=announce, name=f"sandbox-{name}")
+    serve(lambda: app, host=host, port=port, workers=workers, on_ready=announce, name=f"sandbox-{name}")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from .core.behaviours import Behaviours, Reply, Request, SimContext
 from .core.contract import load_contract
 from .core.engine import RawRequest, Simulator
 from .core.errors import ConfigError, ProblemError, unknown_name
+from .core.faults import validate_rule
 from .core.journal import JournalQuery
 from .core.profiles import find_profile, load_profile_file
 from .core.store import MemoryStore
@@ -63,6 +64,14 @@ class Control:
             behaviours.operation(by_shape[shape])(self._guard(handler))
         self.control_sim = Simulator(contract, name=f"{sim.name}-control", store=MemoryStore(100),
                                      behaviours=behaviours, strict=True)
+        self.control_sim.prevalidators[by_shape["POST /__sandbox/faults"]] = self._check_rule
+
+    def _check_rule(self, body: Any) -> None:
+        """The fault engine's own checks first: they name the field and the valid values."""
+        try:
+            validate_rule(body, self.sim.faults.known_operations)
+        except ConfigError as e:
+            raise ProblemError(400, "Invalid fault rule", str(e), field=e.field) from None
 
     @staticmethod
     def _guard(handler: Any) -> Any:
@@ -88,10 +97,10 @@ class Control:
         return {"status": "ok", "simulator": self.sim.name, "contract": f"{c.title} {c.version}"}
 
     def list_faults(self, req: Request) -> Any:
-        return {"rules": self.sim.faults.list()}
+        return {"rules": [_public(r) for r in self.sim.faults.list()]}
 
     def add_fault(self, req: Request) -> Any:
-        return Reply(201, self.sim.faults.add(req.body))
+        return Reply(201, _public(self.sim.faults.add(req.body)))
 
     def clear_faults(self, req: Request) -> Any:
         self.sim.faults.clear()
@@ -105,7 +114,7 @@ class Control:
 
     def load_profile(self, name: str) -> list[dict[str, Any]]:
         path = find_profile(name, self.profiles_dirs)
-        rules = load_profile_file(path, simulator=self.sim.name)
+        rules = load_profile_file(path, simulator=self.sim.name, known_operations=self.sim.faults.known_operations)
         return self.sim.faults.load_profile(rules)
 
     def profile(self, req: Request) -> Any:
@@ -115,7 +124,7 @@ class Control:
         except ConfigError as e:
             status = 404 if "unknown profile" in str(e) else 400
             raise ProblemError(status, "Profile not loaded", str(e)) from None
-        return {"profile": name, "rules": rules}
+        return {"profile": name, "rules": [_public(r) for r in rules]}
 
     def journal(self, req: Request) -> Any:
         args = {k: str(v) for k, v in req.query.items()}
@@ -127,7 +136,8 @@ class Control:
 
     def list_states(self, req: Request) -> Any:
         states = self.sim.behaviours.states.values() if self.sim.behaviours else []
-        return {"states": [{"name": s.name, "description": s.description, "params": s.defaults} for s in states]}
+        return {"states": [{"name": s.name, "description": s.description, "params": _params_schema(s.defaults)}
+                           for s in states]}
 
     def apply_state(self, req: Request) -> Any:
         name = next(iter(req.path_params.values()))
@@ -147,7 +157,7 @@ class Control:
 
     def reset(self, req: Request) -> Any:
         self.sim.reset()
-        return {"status": "reset", "simulator": self.sim.name}
+        return Reply(204)
 
     def get_clock(self, req: Request) -> Any:
         return self.sim.clock.state()
@@ -182,6 +192,18 @@ class Control:
         from .dashboard import render
 
         return Reply(200, render(self.sim), content_type="text/html")
+
+
+def _public(rule: dict[str, Any]) -> dict[str, Any]:
+    """A rule as the control contract shows it: match fields that are not set are left out, not null."""
+    return {**rule, "match": {k: v for k, v in rule.get("match", {}).items() if v is not None}}
+
+
+def _params_schema(defaults: dict[str, Any]) -> dict[str, Any] | None:
+    """A provider state's params as JSON Schema (what the control contract promises), from its defaults."""
+    if not defaults:
+        return None
+    return {"type": "object", "properties": {k: {"default": v} for k, v in defaults.items()}}
 
 
 def init_app(app: Flask, sim: Simulator, *, token: str | None = None,

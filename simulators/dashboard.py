@@ -47,7 +47,7 @@ def render(sim: Simulator, recent: int = 50) -> str:
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="3">
 <title>{escape(sim.name)} simulator</title><style>{_STYLE}</style></head><body>
 <h1>{escape(sim.name)} simulator <span class="muted">— {escape(c.title)} {escape(c.version)}</span></h1>
-<p>Clock: <code>{escape(clock['now'])}</code> ({escape(clock['mode'])}) · operations: {len(c.operations)} ·
+<p>Clock: <code>{escape(clock['now'])}</code> ({'frozen' if clock['frozen'] else 'running'}) · operations: {len(c.operations)} ·
 journal: {stats['size']}/{stats['capacity']} entries, {stats['evicted']} evicted · provider states: {states}</p>
 <h2>Active fault rules</h2><table><tr><th>id</th><th>name</th><th>match</th><th>effects</th><th>hits/fired</th></tr>
 {faults}</table>

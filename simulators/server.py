@@ -84,7 +84,7 @@ def serve(
         "worker_connections": connections,
         "when_ready": when_ready,
         "post_worker_init": post_worker_init,
-        "preload_app": False,
+        "preload_app": True,  # built once in the master; workers fork from it
         "accesslog": None,
         "loglevel": os.environ.get("SANDBOX_LOG_LEVEL", "warning"),
         "graceful_timeout": 3,

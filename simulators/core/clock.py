@@ -13,12 +13,13 @@ from typing import Any
 from .errors import ConfigError
 from .store import StateStore
 
-_DURATION = re.compile(r"^\s*([+-]?)\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_DURATION = re.compile(r"^\s*([+-]?)\s*((?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)\s*)+)$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_duration(text: str | int | float, field: str = "duration") -> float:
-    """'7d', '+90m', '1.5h', '250ms' or a number of seconds -> seconds."""
+    """'7d', '+90m', '1h30m', '1.5h', '250ms' or a number of seconds -> seconds."""
     if isinstance(text, int | float) and not isinstance(text, bool):
         return float(text)
     match = _DURATION.match(str(text))
@@ -27,7 +28,7 @@ def parse_duration(text: str | int | float, field: str = "duration") -> float:
             f"'{text}' is not a duration; write a number and a unit, e.g. 250ms, 30s, 5m, 2h, 7d", field=field
         )
     sign = -1.0 if match.group(1) == "-" else 1.0
-    return sign * float(match.group(2)) * _UNIT_SECONDS[match.group(3)]
+    return sign * sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(match.group(2)))
 
 
 def parse_instant(text: str, field: str = "now") -> datetime:
@@ -71,13 +72,19 @@ class Clock:
         return self.now().isoformat().replace("+00:00", "Z")
 
     def state(self) -> dict[str, Any]:
+        """What GET /__sandbox/clock answers (the control contract's Clock schema)."""
         s = self._settings()
-        mode = "frozen" if s.get("frozen_at") is not None else ("real" if not s else "shifted")
+        now, real_now = self.timestamp(), time.time()
+        frozen = s.get("frozen_at") is not None
+        speed = float(s.get("speed", 1.0))
+        offset_ms = round((now - real_now) * 1000)
         return {
-            "now": self.iso(),
-            "mode": mode,
-            "offset_s": float(s.get("offset", 0.0)),
-            "speed": float(s.get("speed", 1.0)),
+            "now": utc_iso(now),
+            "real_now": utc_iso(real_now),
+            "frozen": frozen,
+            "speed": speed,
+            "offset_ms": offset_ms,
+            "real": not frozen and speed == 1.0 and abs(offset_ms) < 1,
         }
 
     def _save(self, settings: dict[str, Any]) -> None:

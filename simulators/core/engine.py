@@ -19,7 +19,7 @@ import orjson
 
 from . import idempotency
 from .behaviours import Behaviours, Reply, Request, SimContext
-from .clock import Clock
+from .clock import Clock, utc_iso
 from .contract import Contract, Operation
 from .errors import ProblemError
 from .faults import FaultEngine
@@ -100,6 +100,9 @@ class Simulator:
         self.ctx.faults = self.faults  # type: ignore[attr-defined]
         self.ctx.synth = self.synth  # type: ignore[attr-defined]
         self._last_tick = 0.0
+        # operationId -> check of the raw JSON body that runs before schema validation, for errors more
+        # precise than a schema can give (the control API's fault rules: "unknown effect type 'dleay'")
+        self.prevalidators: dict[str, Callable[[Any], None]] = {}
         if store.put_if_absent("_sandbox", "initialized", True):  # once per store, not once per worker
             self.run_reset_hooks()
 
@@ -186,10 +189,10 @@ class Simulator:
         started = time.perf_counter()
         cid = raw.headers.get("x-correlation-id") or uuid.uuid4().hex
         entry: dict[str, Any] = {
-            "kind": "request", "ts": self.clock.timestamp(), "time": self.clock.iso(), "real_time": time.time(),
+            "kind": "request", "ts": self.clock.timestamp(), "time": self.clock.iso(), "real_time": utc_iso(time.time()),
             "method": raw.method, "path": raw.path, "query": {k: v if len(v) > 1 else v[0] for k, v in raw.query.items()},
             "correlation_id": cid, "idempotency_key": raw.headers.get("idempotency-key"), "faults": [],
-            "idempotent_replay": False, "operation": None,
+            "idempotent_replay": False, "operation": None, "webhook": None,
         }
         outcome = self._handle(raw, cid, entry, sleep)
         duration_ms = (time.perf_counter() - started) * 1000
@@ -198,7 +201,8 @@ class Simulator:
             duration_ms=round(duration_ms, 3),
             request={"headers": {k: v for k, v in raw.headers.items() if k in _JOURNAL_HEADERS},
                      "body": clip(_decode(raw.body))},
-            response={"status": outcome.status, "headers": outcome.headers, "body": clip(_decode(outcome.body))},
+            response=None if outcome.connection else
+            {"status": outcome.status, "headers": outcome.headers, "body": clip(_decode(outcome.body))},
             lost=(outcome.connection or outcome.after or (None,))[0],
         )
         self.journal.record(entry)
@@ -227,6 +231,8 @@ class Simulator:
             return self._finish(Outcome(r.status, headers, body), plan)
         slot = None
         try:
+            if op.operation_id in self.prevalidators:
+                self.prevalidators[op.operation_id](_lenient_json(raw.body))
             vreq = self.validator.validate_request(
                 op, path_params=match.path_params, query=raw.query, headers=raw.headers,
                 content_type=raw.content_type, body=raw.body,
