@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from simulators.core.behaviours import Behaviours
 
+from . import legacy_catalog, legacy_customers, legacy_sales  # noqa: F401 - they register on `legacy`
 from .delivery import delivery
+from .legacy import legacy
 from .payment import payment
 
-REGISTRY: dict[str, Behaviours] = {"payment": payment, "delivery": delivery}
+REGISTRY: dict[str, Behaviours] = {"payment": payment, "delivery": delivery, "legacy": legacy}
 
 __all__ = ["REGISTRY"]
