@@ -58,7 +58,7 @@ class Synthesizer:
 
     def __init__(self, seed: int = 0, resolve: Callable[[str], Any] | None = None, locale: str = "en_GB") -> None:
         self.seed = seed
-        self._faker = Faker(locale)
+        self._faker = Faker(locale, use_weighting=False)  # weighted draws cost ~50 µs each
         self._rng = random.Random(seed)
         self._xeger = fmt.Xeger(self._rng)
         self._index = SchemaIndex(resolve)
@@ -102,6 +102,8 @@ class Synthesizer:
             raise _Unsatisfiable("a false schema admits no value")
         eff, crossed = self._index.effective(node)
         depth += crossed
+        if name is None and crossed and isinstance(node.get("$ref"), str):
+            name = node["$ref"].rsplit("/", 1)[-1]  # an unnamed value is named by its schema: Email, Product...
         if depth > MAX_DEPTH:
             raise _Unsatisfiable(f"recursion deeper than {MAX_DEPTH} $refs")
         if depth <= SHALLOW and isinstance(node, dict) and self._rng.random() < EXAMPLE_RATE:
@@ -288,7 +290,7 @@ class Synthesizer:
         patterns = list(eff.get("patternProperties") or {})
         if patterns and eff.get("additionalProperties") is False:
             return self._pattern_string(self._rng.choice(patterns), 1, None)
-        return str(self._faker.word())
+        return fmt.word(self._rng)
 
     def _array(self, eff: dict[str, Any], name: str | None, depth: int, parent: str | None) -> list[Any]:
         low, high = eff.get("minItems", 0), eff.get("maxItems")
@@ -347,7 +349,7 @@ class Synthesizer:
             return short if short is not None and len(short) >= low else fmt.fit(text, low, high, self._rng)
         text = fmt.by_name(name, parent, self._faker, self._rng, high)
         if text is None:
-            text = fmt.plain(self._faker, low, high)
+            text = fmt.plain(self._rng, low, high)
         return fmt.fit(text, low, high, self._rng)
 
     def _compiled(self, pattern: str) -> re.Pattern[str] | None:
@@ -361,7 +363,7 @@ class Synthesizer:
     def _pattern_string(self, pattern: str, low: int, high: int | None) -> str:
         rx = self._compiled(pattern)
         if rx is None:  # an ECMA-262 construct Python lacks: the validator has the last word
-            return fmt.fit(fmt.plain(self._faker, low, high), low, high, self._rng)
+            return fmt.fit(fmt.plain(self._rng, low, high), low, high, self._rng)
         open_end = not pattern.endswith("$") or pattern.endswith("\\$")
         open_start = not pattern.startswith("^")
         text = ""

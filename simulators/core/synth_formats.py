@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import math
 import re
 import string
@@ -14,6 +15,7 @@ from random import Random
 from typing import Any
 
 from faker import Faker
+from faker.providers.lorem.en_US import Provider as _EnglishLorem
 from rstr.xeger import Xeger as _Xeger
 
 try:  # Python >= 3.11
@@ -26,14 +28,30 @@ _UPPER_ALNUM = string.ascii_uppercase + string.digits
 _UTC = dt.timezone.utc
 _PRODUCTS = ("Chair", "Lamp", "Kettle", "Jacket", "Trainers", "Sofa", "Headphones", "Backpack", "Mug", "Desk")
 _PRINTABLE = sorted(set(string.printable))
+_ENGLISH = tuple(_EnglishLorem.word_list)
+_ADJECTIVES = ("Classic", "Modern", "Compact", "Deluxe", "Essential", "Vintage", "Eco", "Pro", "Smart", "Soft")
+
+
+def word(rng: Random) -> str:
+    """One English word (en_GB has no lorem of its own: Faker would fall back to Latin)."""
+    return rng.choice(_ENGLISH)
+
+
+def sentence(rng: Random, n: int = 6) -> str:
+    """An English sentence of n-1..n+1 words."""
+    text = " ".join(rng.choice(_ENGLISH) for _ in range(max(1, n + rng.randint(-1, 1))))
+    return text[0].upper() + text[1:] + "."
 
 
 def words(name: str | None) -> list[str]:
     """'billingAddress_line1' -> ['billing', 'address', 'line1']."""
-    if not name:
-        return []
+    return list(_words(name)) if name else []
+
+
+@functools.lru_cache(maxsize=4096)
+def _words(name: str) -> tuple[str, ...]:
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+    return tuple(w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w)
 
 
 def singular(name: str | None) -> str | None:
@@ -183,10 +201,14 @@ def _human_name(f: Faker, rng: Random, w: list[str], parent: list[str]) -> str:
     if context & {"company", "merchant", "shop", "store", "brand", "organisation", "organization", "business"}:
         return str(f.company())
     if context & {"product", "item", "sku", "article", "variant", "catalog", "catalogue", "line"}:
-        return f"{f.word().title()} {rng.choice(_PRODUCTS)}"
+        return f"{rng.choice(_ADJECTIVES)} {rng.choice(_PRODUCTS)}"
     if context & {"category", "collection", "tag", "group", "plan", "team", "role"}:
-        return str(f.word().title())
+        return word(rng).title()
     return str(f.name())
+
+
+def _street(f: Faker) -> str:
+    return str(f.street_address()).replace("\n", ", ")
 
 
 # (words that must all appear, in the order given) -> generator
@@ -214,21 +236,21 @@ _BY_NAME: list[tuple[tuple[str, ...], NameFn]] = [
     (("zip",), lambda f, r, w: f.postcode()),
     (("county",), lambda f, r, w: f.county() if hasattr(f, "county") else f.city()),
     (("line2",), lambda f, r, w: f.secondary_address()),
-    (("street",), lambda f, r, w: f.street_address()),
-    (("line1",), lambda f, r, w: f.street_address()),
-    (("address",), lambda f, r, w: f.street_address()),
+    (("street",), lambda f, r, w: _street(f)),
+    (("line1",), lambda f, r, w: _street(f)),
+    (("address",), lambda f, r, w: _street(f)),
     (("house", "number"), lambda f, r, w: f.building_number()),
     (("company",), lambda f, r, w: f.company()),
     (("merchant", "name"), lambda f, r, w: f.company()),
-    (("description",), lambda f, r, w: f.sentence()),
-    (("note",), lambda f, r, w: f.sentence()),
-    (("notes",), lambda f, r, w: f.sentence()),
-    (("comment",), lambda f, r, w: f.sentence()),
-    (("message",), lambda f, r, w: f.sentence()),
-    (("summary",), lambda f, r, w: f.sentence()),
-    (("reason",), lambda f, r, w: f.sentence(nb_words=5)),
-    (("title",), lambda f, r, w: f.sentence(nb_words=4).rstrip(".")),
-    (("subject",), lambda f, r, w: f.sentence(nb_words=4).rstrip(".")),
+    (("description",), lambda f, r, w: sentence(r)),
+    (("note",), lambda f, r, w: sentence(r)),
+    (("notes",), lambda f, r, w: sentence(r)),
+    (("comment",), lambda f, r, w: sentence(r)),
+    (("message",), lambda f, r, w: sentence(r)),
+    (("summary",), lambda f, r, w: sentence(r)),
+    (("reason",), lambda f, r, w: sentence(r, 5)),
+    (("title",), lambda f, r, w: sentence(r, 4).rstrip(".")),
+    (("subject",), lambda f, r, w: sentence(r, 4).rstrip(".")),
     (("url",), lambda f, r, w: _url(f, r)),
     (("uri",), lambda f, r, w: _url(f, r)),
     (("website",), lambda f, r, w: f.url()),
@@ -277,21 +299,38 @@ _BY_NAME: list[tuple[tuple[str, ...], NameFn]] = [
 
 def by_name(name: str | None, parent: str | None, f: Faker, rng: Random, hi: int | None) -> str | None:
     """A realistic string for a property name, or None when the name says nothing."""
-    w = words(name)
-    if not w:
+    if not name:
         return None
-    if "country" in w:
-        if hi == 2 or "code" in w:
+    kind, fn = _rule(name)
+    if kind == "country":
+        if hi == 2 or "code" in _words(name):
             return str(f.country_code())
         return str(f.country_code(representation="alpha-3")) if hi == 3 else str(f.country())
-    if "currency" in w:
+    if kind == "currency":
         return rng.choice(("GBP", "GBP", "EUR", "USD"))
+    if fn is not None:
+        return str(fn(f, rng, words(name)))
+    if kind == "name":
+        return _human_name(f, rng, words(name), words(parent))
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _rule(name: str) -> tuple[str, NameFn | None]:
+    """Which generator a property name selects (computed once per name)."""
+    w = list(_words(name))
+    if not w:
+        return "none", None
+    if "country" in w:
+        return "country", None
+    if "currency" in w:
+        return "currency", None
     for needed, fn in _BY_NAME:
         if _has(w, needed):
-            return str(fn(f, rng, w))
+            return "fn", fn
     if w[-1] in ("name", "holder"):
-        return _human_name(f, rng, w, words(parent))
-    return None
+        return "name", None
+    return "none", None
 
 
 def _has(w: list[str], needed: tuple[str, ...]) -> bool:
@@ -303,11 +342,11 @@ def _has(w: list[str], needed: tuple[str, ...]) -> bool:
     return False
 
 
-def plain(f: Faker, lo: int, hi: int | None) -> str:
-    """Lorem words of roughly the right length."""
-    s = f.word()
+def plain(rng: Random, lo: int, hi: int | None) -> str:
+    """English words of roughly the right length."""
+    s = word(rng)
     while len(s) < lo and (hi is None or len(s) < hi):
-        s += " " + f.word()
+        s += " " + word(rng)
     return str(s)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterator
@@ -304,6 +305,7 @@ def _documents() -> list[Path]:
     return sorted((ROOT / "contracts").glob("*.openapi.yaml")) + sorted(ADYEN.resolve().glob("*.yaml"))
 
 
+@functools.lru_cache(maxsize=1)
 def _cases() -> list[Any]:
     cases = []
     for file in _documents():
