@@ -1,0 +1,212 @@
+"""HTTP client shared by the provider adapters: timeouts, retries, Retry-After, breaker, correlation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pybreaker
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base
+
+from .. import context, logs, metrics
+from ..errors import CircuitOpen, ProviderRejected, ProviderUnavailable, RetryableHTTPError
+
+log = logs.get("adapters")
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+@dataclass(frozen=True)
+class ClientPolicy:
+    """Timeouts, retry and breaker settings of one provider client."""
+
+    connect_timeout_s: float = 2.0
+    read_timeout_s: float = 5.0
+    retries: int = 3
+    backoff_base_s: float = 0.1
+    backoff_max_s: float = 2.0
+    max_retry_after_s: float = 10.0
+    breaker_fail_max: int = 5
+    breaker_reset_s: float = 10.0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+class WaitRetryAfter(wait_base):
+    """Exponential backoff with full jitter, but never shorter than the provider's Retry-After."""
+
+    def __init__(self, base_s: float, max_s: float) -> None:
+        self.base_s, self.max_s = base_s, max_s
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        """Seconds to sleep before the next attempt."""
+        import random
+
+        ceiling = min(self.max_s, self.base_s * (2 ** (retry_state.attempt_number - 1)))
+        wait = random.uniform(0, ceiling)
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        return max(wait, retry_after) if retry_after is not None else wait
+
+
+class _BreakerMetrics(pybreaker.CircuitBreakerListener):
+    """Exports the breaker state and logs transitions."""
+
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+        """Record the new state."""
+        name = new_state.name if new_state is not None else "closed"
+        metrics.BREAKER_STATE.labels(cb.name).set(metrics.BREAKER_CODES.get(name, 0))
+        log.warning("circuit breaker state changed", extra={
+            "provider": cb.name, "from": getattr(old_state, "name", None), "to": name})
+
+
+class ProviderClient:
+    """One provider's HTTP client; adapters call `request(operation, method, path, ...)`."""
+
+    provider = "provider"
+
+    def __init__(self, base_url: str, policy: ClientPolicy | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy or ClientPolicy()
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=self.policy.breaker_fail_max, reset_timeout=self.policy.breaker_reset_s,
+            exclude=[ProviderRejected], listeners=[_BreakerMetrics()], name=self.provider,
+            throw_new_error_on_trip=False)
+        metrics.BREAKER_STATE.labels(self.provider).set(0)
+
+    # -- public ----------------------------------------------------------------------------------
+
+    def request(self, operation: str, method: str, path: str, *, json_body: Any = None,
+                params: dict[str, Any] | None = None, idempotency_key: str | None = None,
+                headers: dict[str, str] | None = None) -> Any:
+        """Call the provider with retries; returns the decoded JSON body (or None when empty)."""
+        method = method.upper()
+        safe = method in SAFE_METHODS or idempotency_key is not None
+        stop = stop_after_attempt(1 + (self.policy.retries if safe else 0))
+        retrying = Retrying(
+            stop=stop, wait=WaitRetryAfter(self.policy.backoff_base_s, self.policy.backoff_max_s),
+            retry=retry_if_exception_type(RetryableHTTPError) & _retry_after_within(self.policy.max_retry_after_s),
+            reraise=True, before_sleep=lambda state: self._before_sleep(operation, state))
+        return retrying(self._guarded, operation, method, path, json_body, params, idempotency_key, headers)
+
+    def breaker_state(self) -> str:
+        """closed, half-open or open."""
+        return str(self.breaker.current_state)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _before_sleep(self, operation: str, state: RetryCallState) -> None:
+        """Count and log a retry."""
+        exc = state.outcome.exception() if state.outcome else None
+        reason = str(getattr(exc, "status", None) or type(exc).__name__)
+        metrics.PROVIDER_RETRIES.labels(self.provider, operation, reason).inc()
+        log.info("retrying provider call", extra={
+            "provider": self.provider, "operation": operation, "attempt": state.attempt_number,
+            "reason": reason, "sleep_s": round(state.upcoming_sleep, 3)})
+
+    def _guarded(self, operation: str, *args: Any) -> Any:
+        """One attempt through the circuit breaker."""
+        try:
+            return self.breaker.call(self._send, operation, *args)
+        except pybreaker.CircuitBreakerError as exc:
+            metrics.PROVIDER_CALLS.labels(self.provider, operation, "breaker_open").inc()
+            raise CircuitOpen(self.provider, operation, "circuit breaker open",
+                              retry_after=self._breaker_retry_after()) from exc
+
+    def _breaker_retry_after(self) -> float:
+        """Seconds until the open breaker lets a trial call through."""
+        opened = getattr(self.breaker._state_storage, "opened_at", None)
+        if opened is None:
+            return self.policy.breaker_reset_s
+        now = dt.datetime.now(opened.tzinfo) if opened.tzinfo else dt.datetime.utcnow()
+        return max(1.0, self.policy.breaker_reset_s - (now - opened).total_seconds())
+
+    def _send(self, operation: str, method: str, path: str, json_body: Any,
+              params: dict[str, Any] | None, idempotency_key: str | None,
+              extra_headers: dict[str, str] | None) -> Any:
+        """One HTTP attempt, classified into success, rejection or (retryable) unavailability."""
+        headers = {"Accept": "application/json", **context.propagation_headers(), **(extra_headers or {})}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        started = time.perf_counter()
+        try:
+            resp = self.session.request(
+                method, self.base_url + path, json=json_body, params=params, headers=headers,
+                timeout=(self.policy.connect_timeout_s, self.policy.read_timeout_s))
+            body_bytes = resp.content
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            self._observe(operation, started, "retryable")
+            raise RetryableHTTPError(self.provider, operation, f"{type(exc).__name__}: {exc}") from exc
+        except requests.RequestException as exc:
+            self._observe(operation, started, "retryable")
+            raise RetryableHTTPError(self.provider, operation, f"{type(exc).__name__}: {exc}") from exc
+        body = _decode(body_bytes)
+        status = resp.status_code
+        problem = None if body is _MALFORMED else body
+        if status in RETRYABLE_STATUS or (status == 409 and resp.headers.get("Retry-After")):
+            # 409 + Retry-After: the provider is still processing the same Idempotency-Key
+            self._observe(operation, started, "retryable")
+            raise RetryableHTTPError(self.provider, operation, f"HTTP {status}", status=status, body=problem,
+                                     retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+        if status >= 500:
+            self._observe(operation, started, "error")
+            raise ProviderUnavailable(self.provider, operation, f"HTTP {status}", status=status, body=problem)
+        if status >= 400:
+            self._observe(operation, started, "rejected")
+            raise ProviderRejected(self.provider, operation, f"HTTP {status}", status=status, body=problem)
+        if body is _MALFORMED:
+            self._observe(operation, started, "error")
+            raise ProviderUnavailable(self.provider, operation, f"HTTP {status} with a malformed body",
+                                      status=status)
+        self._observe(operation, started, "ok")
+        return body
+
+    def _observe(self, operation: str, started: float, outcome: str) -> None:
+        """Latency and outcome metrics of one attempt."""
+        metrics.PROVIDER_SECONDS.labels(self.provider, operation).observe(time.perf_counter() - started)
+        metrics.PROVIDER_CALLS.labels(self.provider, operation, outcome).inc()
+
+
+_MALFORMED = object()
+
+
+def _decode(raw: bytes) -> Any:
+    """The JSON body, None when empty, or the _MALFORMED marker."""
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return _MALFORMED
+
+
+def _retry_after_within(limit_s: float) -> Any:
+    """Retry only while the provider's Retry-After stays within what we are willing to wait."""
+    from tenacity import retry_if_exception
+
+    return retry_if_exception(lambda exc: (getattr(exc, "retry_after", None) or 0.0) <= limit_s)

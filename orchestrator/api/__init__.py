@@ -1,0 +1,1 @@
+"""Flask blueprints: the storefront API, webhook receivers and operations endpoints."""

@@ -1,0 +1,1 @@
+"""Business flows: onboarding, catalogue, checkout, orders, refunds, webhooks, reconciliation."""

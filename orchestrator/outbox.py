@@ -1,0 +1,248 @@
+"""Durable outbox: messages written in the caller's transaction, delivered by a worker thread.
+
+At-least-once: a message is leased, handled, then acknowledged; a crash between handling and the
+acknowledgement redelivers it, so every handler is idempotent (provider idempotency keys derived from
+the order, `Store.claim_receipt`, compare-and-set state changes). After `max_attempts` failures a
+message moves to dead letters; `replay` puts dead letters back in the queue.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import context, logs, metrics
+from .errors import ProviderError
+from .store import Store
+
+log = logs.get("outbox")
+Handler = Callable[[dict[str, Any]], None]
+
+
+class Defer(Exception):
+    """Raised by a handler to try again later without counting an attempt."""
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        self.seconds, self.reason = seconds, reason
+        super().__init__(reason or f"deferred {seconds}s")
+
+
+class Outbox:
+    """Write, lease, acknowledge, retry and dead-letter outbox messages."""
+
+    def __init__(self, store: Store, *, max_attempts: int = 8, backoff_s: float = 0.5,
+                 max_backoff_s: float = 30.0, lease_s: float = 30.0) -> None:
+        self.store, self.t = store, store.t["outbox"]
+        self.max_attempts, self.backoff_s, self.max_backoff_s = max_attempts, backoff_s, max_backoff_s
+        self.lease_s = lease_s
+        self.handlers: dict[str, Handler] = {}
+        self.wakeup = threading.Event()
+
+    def register(self, topic: str, handler: Handler) -> None:
+        """Name the handler of a topic."""
+        self.handlers[topic] = handler
+
+    def enqueue(self, conn: Connection, topic: str, key: str, payload: dict[str, Any], *,
+                delay_s: float = 0.0) -> bool:
+        """Add a message inside the caller's transaction; False when `key` is already queued."""
+        if topic not in self.handlers:
+            raise ValueError(f"no outbox handler for topic '{topic}'; known: {sorted(self.handlers)}")
+        now = time.time()
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.insert(self.t).values(
+                    topic=topic, key=key, payload=payload, status="pending", attempts=0,
+                    available_at=now + delay_s, lease_until=0.0, correlation_id=context.correlation_id(),
+                    created_at=now, updated_at=now))
+        except sa.exc.IntegrityError:
+            return False
+        self.wakeup.set()
+        return True
+
+    def claim(self, limit: int = 16) -> list[dict[str, Any]]:
+        """Lease up to `limit` due messages (safe with several workers: compare-and-set per row)."""
+        now = time.time()
+        due = self.store.all(
+            sa.select(self.t.c.id).where(self.t.c.status == "pending", self.t.c.available_at <= now,
+                                         self.t.c.lease_until <= now)
+            .order_by(self.t.c.available_at, self.t.c.id).limit(limit))
+        claimed = []
+        for row in due:
+            with self.store.tx() as conn:
+                ok = conn.execute(
+                    sa.update(self.t).where(self.t.c.id == row["id"], self.t.c.status == "pending",
+                                            self.t.c.lease_until <= now)
+                    .values(lease_until=now + self.lease_s, attempts=self.t.c.attempts + 1,
+                            updated_at=now)).rowcount == 1
+                if ok:
+                    msg = conn.execute(sa.select(self.t).where(self.t.c.id == row["id"])).mappings().first()
+                    claimed.append(dict(msg))  # type: ignore[arg-type]
+        return claimed
+
+    def ack(self, msg_id: int, conn: Connection | None = None) -> None:
+        """Mark a message delivered."""
+        self.store.update("outbox", msg_id, {"status": "done", "lease_until": 0.0, "updated_at": time.time()},
+                          conn=conn)
+
+    def complete(self, key: str, conn: Connection) -> None:
+        """Mark the message with `key` delivered (inside the caller's transaction)."""
+        conn.execute(sa.update(self.t).where(self.t.c.key == key, self.t.c.status == "pending")
+                     .values(status="done", lease_until=0.0, updated_at=time.time()))
+
+    def reschedule(self, key: str, delay_s: float, conn: Connection | None = None) -> None:
+        """Make the pending message with `key` due after `delay_s` (hand-over to the worker)."""
+        stmt = (sa.update(self.t).where(self.t.c.key == key, self.t.c.status == "pending")
+                .values(available_at=time.time() + delay_s, lease_until=0.0, updated_at=time.time()))
+        if conn is not None:
+            conn.execute(stmt)
+        else:
+            with self.store.tx() as c:
+                c.execute(stmt)
+        self.wakeup.set()
+
+    def requeue(self, key: str, delay_s: float = 0.0) -> None:
+        """Put the message with `key` back in the queue whatever its status (a retried order)."""
+        now = time.time()
+        with self.store.tx() as conn:
+            conn.execute(sa.update(self.t).where(self.t.c.key == key).values(
+                status="pending", attempts=0, available_at=now + delay_s, lease_until=0.0, updated_at=now))
+        self.wakeup.set()
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential backoff with full jitter for the next try."""
+        ceiling = min(self.max_backoff_s, self.backoff_s * (2 ** max(0, attempts - 1)))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def nack(self, msg: dict[str, Any], error: str, retry_after: float | None = None) -> str:
+        """Record a failure: retry later, or move to dead letters after `max_attempts`."""
+        now = time.time()
+        if msg["attempts"] >= self.max_attempts:
+            values = {"status": "dead", "lease_until": 0.0, "last_error": error[:2000], "updated_at": now}
+            outcome = "dead"
+        else:
+            wait = max(self.backoff(msg["attempts"]), retry_after or 0.0)
+            values = {"available_at": now + wait, "lease_until": 0.0, "last_error": error[:2000],
+                      "updated_at": now}
+            outcome = "retry"
+        self.store.update("outbox", msg["id"], values)
+        return outcome
+
+    def defer(self, msg: dict[str, Any], seconds: float) -> None:
+        """Postpone without counting the attempt."""
+        self.store.update("outbox", msg["id"], {
+            "available_at": time.time() + seconds, "lease_until": 0.0,
+            "attempts": max(0, msg["attempts"] - 1), "updated_at": time.time()})
+
+    def dispatch(self, msg: dict[str, Any]) -> str:
+        """Run one leased message's handler; returns the outcome (done, retry, dead, deferred)."""
+        handler = self.handlers.get(msg["topic"])
+        with context.correlated(msg.get("correlation_id")):
+            try:
+                if handler is None:
+                    raise LookupError(f"no handler for topic '{msg['topic']}'")
+                handler(msg["payload"])
+            except Defer as exc:
+                self.defer(msg, exc.seconds)
+                outcome = "deferred"
+            except Exception as exc:  # a failing handler must never stop the worker
+                retry_after = exc.retry_after if isinstance(exc, ProviderError) else None
+                outcome = self.nack(msg, f"{type(exc).__name__}: {exc}", retry_after)
+                log.warning("outbox message failed", extra={
+                    "topic": msg["topic"], "key": msg["key"], "attempt": msg["attempts"],
+                    "outcome": outcome, "error": str(exc)})
+            else:
+                self.ack(msg["id"])
+                outcome = "done"
+        metrics.OUTBOX_PROCESSED.labels(msg["topic"], outcome).inc()
+        return outcome
+
+    def run_once(self, limit: int = 16) -> int:
+        """Claim and dispatch one batch; returns how many messages were handled."""
+        batch = self.claim(limit)
+        for msg in batch:
+            self.dispatch(msg)
+        return len(batch)
+
+    def drain(self, timeout_s: float = 10.0) -> None:
+        """Process until nothing is due (tests and the CLI)."""
+        deadline = time.time() + timeout_s
+        while time.time() < deadline and self.run_once():
+            pass
+
+    # -- dead letters and observability ------------------------------------------------------------
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Every message in dead letters."""
+        return self.store.all(sa.select(self.t).where(self.t.c.status == "dead").order_by(self.t.c.id))
+
+    def replay(self, ids: list[int] | None = None) -> int:
+        """Put dead letters (all, or the given ids) back in the queue with a fresh attempt count."""
+        stmt = sa.update(self.t).where(self.t.c.status == "dead")
+        if ids:
+            stmt = stmt.where(self.t.c.id.in_(ids))
+        now = time.time()
+        with self.store.tx() as conn:
+            count = conn.execute(stmt.values(status="pending", attempts=0, available_at=now,
+                                             lease_until=0.0, updated_at=now)).rowcount
+        self.wakeup.set()
+        return int(count)
+
+    def stats(self) -> dict[str, Any]:
+        """Pending depth by topic and the dead-letter count (also exported as metrics)."""
+        rows = self.store.all(sa.select(self.t.c.topic, self.t.c.status, sa.func.count().label("n"))
+                              .where(self.t.c.status != "done").group_by(self.t.c.topic, self.t.c.status))
+        depth: dict[str, int] = {}
+        dead = 0
+        for row in rows:
+            topic, status, count = row["topic"], row["status"], row["n"]
+            if status == "pending":
+                depth[topic] = depth.get(topic, 0) + int(count)
+            else:
+                dead += int(count)
+        for topic in self.handlers:
+            metrics.OUTBOX_DEPTH.labels(topic).set(depth.get(topic, 0))
+        metrics.DEAD_LETTERS.set(dead)
+        return {"pending": depth, "dead_letters": dead}
+
+
+class OutboxWorker:
+    """A daemon thread that keeps delivering due outbox messages."""
+
+    def __init__(self, outbox: Outbox, *, poll_s: float = 0.05) -> None:
+        self.outbox, self.poll_s = outbox, poll_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> OutboxWorker:
+        """Start the thread (idempotent)."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="outbox-worker", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Ask the thread to stop and wait for it."""
+        self._stop.set()
+        self.outbox.wakeup.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        """Loop: claim a batch, dispatch it, sleep until woken or the poll interval passes."""
+        log.info("outbox worker started")
+        while not self._stop.is_set():
+            try:
+                handled = self.outbox.run_once()
+            except Exception:
+                log.exception("outbox worker loop error")
+                handled = 0
+            if not handled:
+                self.outbox.wakeup.wait(self.poll_s)
+                self.outbox.wakeup.clear()
