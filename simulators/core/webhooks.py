@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -102,8 +103,9 @@ class WebhookDispatcher:
             "data": {"object": data_object, **(extra or {})},
         }
         now = self.clock.timestamp()
-        effects = self._effects(event_type, event)
+        fired, effects = self._effects(event_type, event)
         types = {e.get("type") for e in effects}
+        copies = 1 + sum(int(e.get("count", 1)) for e in effects if e.get("type") == "duplicate")
         delivery = {
             "id": event["id"],
             "event_type": event_type,
@@ -115,24 +117,29 @@ class WebhookDispatcher:
             "status": "pending",
             "next_attempt_at": now + self._delay_s(effects),
             "attempts": [],
-            "duplicate": "duplicate" in types,
+            "copies": copies,
+            "faults": fired,
             "drop": "drop" in types,
             "bad_signature": "bad_signature" in types,
             "hold": "reorder" in types,
             "hold_until": now + REORDER_MAX_HOLD_S if "reorder" in types else None,
-            "effects": [e.get("type") for e in effects],
         }
         with self.store.transaction():
             self.store.put(self.NS, event["id"], delivery)
             self.store.put(self.PENDING, event["id"], delivery["next_attempt_at"])
         return event
 
-    def _effects(self, event_type: str, event: dict[str, Any]) -> list[dict[str, Any]]:
+    def _effects(self, event_type: str, event: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+        """(fired rule names, effects as dicts) from the fault engine's webhook rules."""
         if self.faults is None or not hasattr(self.faults, "webhook_effects"):
-            return []
-        effects = self.faults.webhook_effects(event_type, event) or []
-        return [e if isinstance(e, dict) else {"type": getattr(e, "type", str(e)), **getattr(e, "params", {})}
-                for e in effects]
+            return [], []
+        found = self.faults.webhook_effects(event_type, event) or []
+        names: list[str] = []
+        if isinstance(found, tuple):
+            names, found = list(found[0]), list(found[1])
+        effects = [e if isinstance(e, dict) else (e.to_dict() if hasattr(e, "to_dict") else {"type": str(e)})
+                   for e in found]
+        return names, effects
 
     @staticmethod
     def _delay_s(effects: list[dict[str, Any]]) -> float:
@@ -210,18 +217,19 @@ class WebhookDispatcher:
     def _attempt(self, d: dict[str, Any], url: str) -> None:
         body = d["body"].encode()
         first = not d["attempts"]
-        copies = 2 if first and d.get("duplicate") else 1
+        copies = int(d.get("copies", 1)) if first else 1
         ok = False
         for copy in range(copies):
             number = len(d["attempts"]) + 1
             started = time.perf_counter()
             status: int | None = None
             error: str | None = None
+            headers_sent = self._headers(d, body, bad=first and bool(d.get("bad_signature")))
             if first and copy == 0 and d.get("drop"):
                 error = "dropped by fault effect 'drop' (not sent)"
             else:
                 try:
-                    headers = self._headers(d, body, bad=first and bool(d.get("bad_signature")))
+                    headers = headers_sent
                     response = self.http_post(url, data=body, headers=headers, timeout=self.timeout_s)
                     status = int(response.status_code)
                     if not 200 <= status < 300:
@@ -229,20 +237,33 @@ class WebhookDispatcher:
                 except Exception as exc:  # any transport failure counts as a failed attempt
                     error = f"{type(exc).__name__}: {exc}"
             duration_ms = round((time.perf_counter() - started) * 1000, 3)
-            attempt = {"attempt": number, "at": self.clock.iso(), "url": url, "status": status,
-                       "duration_ms": duration_ms, "error": error, "copy": copy + 1 if copies > 1 else None}
+            faults = list(d.get("faults", [])) if first else []
+            attempt = {"n": number, "time": self.clock.iso(), "status": status, "duration_ms": duration_ms,
+                       "error": error, "faults": faults, "target": url}
             d["attempts"].append(attempt)
-            self.journal_append({
-                "kind": "webhook", "simulator": self.name, "time": attempt["at"], "event_id": d["id"],
-                "event_type": d["event_type"], "url": url, "status": status, "duration_ms": duration_ms,
-                "attempt": number, "error": error, "correlation_id": d.get("correlation_id") or d["id"],
-                "effects": d.get("effects", []),
-            })
+            self.journal_append(self._journal_entry(d, attempt, body, headers_sent))
             ok = ok or error is None
             if error is not None:
                 d["failures"] = int(d.get("failures", 0)) + 1
                 break
         self._settle(d, ok)
+
+    def _journal_entry(self, d: dict[str, Any], attempt: dict[str, Any], body: bytes,
+                       headers: dict[str, str]) -> dict[str, Any]:
+        """A journal entry (kind 'webhook') shaped like a request entry, plus which delivery and attempt."""
+        parts = urlsplit(attempt["target"])
+        status = attempt["status"]
+        return {
+            "kind": "webhook", "ts": self.clock.timestamp(), "time": attempt["time"], "real_time": utc_iso(time.time()),
+            "operation": d["event_type"], "method": "POST", "path": parts.path or "/", "query": {},
+            "request": {"headers": headers, "body": orjson.loads(body)},
+            "response": {"status": status, "headers": {}, "body": None} if status is not None else None,
+            "status": status, "duration_ms": attempt["duration_ms"], "faults": attempt["faults"],
+            "correlation_id": d.get("correlation_id") or d["id"], "idempotency_key": None,
+            "idempotent_replay": False, "error": attempt["error"],
+            "webhook": {"delivery_id": d["id"], "event_id": d["id"], "event_type": d["event_type"],
+                        "attempt": attempt["n"], "target": attempt["target"]},
+        }
 
     def _settle(self, d: dict[str, Any], ok: bool) -> None:
         now = self.clock.timestamp()
@@ -253,7 +274,7 @@ class WebhookDispatcher:
         elif failures > len(self.schedule):
             d["status"], d["next_attempt_at"] = "failed", None
         else:
-            d["status"], d["next_attempt_at"] = "pending", now + self.schedule[failures - 1]
+            d["status"], d["next_attempt_at"] = "retrying", now + self.schedule[failures - 1]
         with self.store.transaction():
             self.store.put(self.NS, d["id"], d)
             if d["next_attempt_at"] is None:
@@ -262,14 +283,11 @@ class WebhookDispatcher:
                 self.store.put(self.PENDING, d["id"], d["next_attempt_at"])
 
     # -- inspecting -------------------------------------------------------------------------------
-    def list(self, *, event_type: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
-        """Every delivery with its attempts, oldest first (the control API's GET /__sandbox/webhooks)."""
-        out = []
-        for _, d in self.store.items(self.NS):
-            if (event_type and d["event_type"] != event_type) or (status and d["status"] != status):
-                continue
-            out.append(self.describe(d))
-        return out
+    def list(self, *, event_type: str | None = None, status: str | None = None) -> dict[str, Any]:
+        """{'target', 'deliveries'}: every delivery with its attempts, oldest first (GET /__sandbox/webhooks)."""
+        deliveries = [self.describe(d) for _, d in self.store.items(self.NS)
+                      if (not event_type or d["event_type"] == event_type) and (not status or d["status"] == status)]
+        return {"target": self.target(), "deliveries": deliveries}
 
     def get(self, event_id: str) -> dict[str, Any]:
         d = self.store.get(self.NS, event_id)
@@ -279,14 +297,15 @@ class WebhookDispatcher:
         return self.describe(d)
 
     def describe(self, d: dict[str, Any]) -> dict[str, Any]:
-        """A delivery as shown to people: the event, its status, attempts and when the next one is due."""
+        """A delivery as the control API shows it: status, attempts, when the next one is due, the event."""
         due = d.get("next_attempt_at")
+        status = "pending" if d["status"] == "sending" else d["status"]
         return {
-            "id": d["id"], "event_type": d["event_type"], "resource": d["resource"],
-            "sequence": d["sequence"], "created_at": d["created_at"], "status": d["status"],
+            "id": d["id"], "event_id": d["id"], "event_type": d["event_type"], "status": status,
+            "target": self.target(), "created_at": d["created_at"],
             "next_attempt_at": utc_iso(float(due)) if due is not None else None,
-            "attempts": d["attempts"], "effects": d.get("effects", []),
-            "event": orjson.loads(d["body"]),
+            "attempts": d["attempts"], "payload": orjson.loads(d["body"]),
+            "resource": d["resource"], "sequence": d["sequence"], "faults": d.get("faults", []),
         }
 
     def redeliver(self, event_id: str) -> dict[str, Any]:
@@ -297,7 +316,7 @@ class WebhookDispatcher:
                 self.get(event_id)  # raises the 404
                 raise AssertionError("unreachable")
             d.update(status="pending", next_attempt_at=self.clock.timestamp(), hold=False, failures=0,
-                     drop=False, duplicate=False, bad_signature=False)
+                     drop=False, copies=1, bad_signature=False)
             self.store.put(self.NS, event_id, d)
             self.store.put(self.PENDING, event_id, d["next_attempt_at"])
         return self.describe(d)

@@ -108,8 +108,10 @@ def test_event_is_signed_delivered_and_journaled(receiver: Receiver) -> None:
     assert got["headers"]["X-Correlation-ID"] == "corr-1"
     assert got["headers"]["Sandbox-Signature"].startswith("t=1772359200,v1=")
     [entry] = [e for e in store.journal_entries() if e["kind"] == "webhook"]
-    assert entry["event_id"] == event["id"] and entry["status"] == 200 and entry["attempt"] == 1
-    assert entry["error"] is None and entry["url"] == receiver.url
+    assert entry["webhook"] == {"delivery_id": event["id"], "event_id": event["id"], "event_type": "payment.captured",
+                                "attempt": 1, "target": receiver.url}
+    assert entry["status"] == 200 and entry["error"] is None and entry["path"] == "/hooks"
+    assert entry["request"]["body"] == event and entry["correlation_id"] == "corr-1"
     assert d.get(event["id"])["status"] == "delivered"
     assert d.tick() == 0  # nothing left to send
 
@@ -138,14 +140,14 @@ def test_retry_schedule_runs_on_the_simulator_clock(receiver: Receiver) -> None:
     for wait in (60, 300, 1800, 7200):
         clock.advance(wait - 1)
         assert d.tick() == 0, f"retry before {wait}s"
-        assert d.get(event["id"])["status"] == "pending"
+        assert d.get(event["id"])["status"] == "retrying"
         clock.advance(1)
         assert d.tick() == 1, f"no retry after {wait}s"
     info = d.get(event["id"])
     assert info["status"] == "failed" and info["next_attempt_at"] is None
     assert [a["status"] for a in info["attempts"]] == [500, 503, 500, 502, 500]
     journal = [e for e in store.journal_entries() if e["kind"] == "webhook"]
-    assert [e["attempt"] for e in journal] == [1, 2, 3, 4, 5]
+    assert [e["webhook"]["attempt"] for e in journal] == [1, 2, 3, 4, 5]
     clock.advance(86400)
     assert d.tick() == 0
     d.redeliver(event["id"])
@@ -170,11 +172,11 @@ def test_unreachable_target_counts_as_failed_attempt() -> None:
     event = d.emit("payment.refunded", {"id": "pay_3"})
     d.tick()
     info = d.get(event["id"])
-    assert info["status"] == "pending" and info["attempts"][0]["status"] is None
+    assert info["status"] == "retrying" and info["attempts"][0]["status"] is None
     assert "Error" in info["attempts"][0]["error"] or "error" in info["attempts"][0]["error"]
 
 
-def test_effect_duplicate_delivers_twice(receiver: Receiver) -> None:
+def test_effect_duplicate_delivers_extra_copies(receiver: Receiver) -> None:
     faults = FakeFaults()
     d, _, _ = make(faults=faults)
     d.set_target(receiver.url)
@@ -182,6 +184,10 @@ def test_effect_duplicate_delivers_twice(receiver: Receiver) -> None:
     event = d.emit("payment.captured", {"id": "pay_1"})
     d.tick()
     assert [r["event"]["id"] for r in receiver.received] == [event["id"], event["id"]]
+    faults.next = [{"type": "duplicate", "count": 2}]
+    d.emit("payment.captured", {"id": "pay_2"})
+    d.tick()
+    assert len(receiver.received) == 5
     assert all(r["valid"] for r in receiver.received)
 
 
@@ -216,7 +222,7 @@ def test_effect_delay_makes_event_due_later(receiver: Receiver) -> None:
     faults = FakeFaults()
     d, clock, _ = make(faults=faults)
     d.set_target(receiver.url)
-    faults.next = [{"type": "delay", "ms": 30000}]
+    faults.next = [{"type": "webhook_delay", "ms": 30000}]
     d.emit("payment.captured", {"id": "pay_1"})
     assert d.tick() == 0
     clock.advance(30)
@@ -249,9 +255,12 @@ def test_list_filters_and_describes() -> None:
     d, _, _ = make()
     d.emit("payment.authorized", {"id": "pay_1"})
     d.emit("payment.captured", {"id": "pay_1"})
-    assert [w["event_type"] for w in d.list()] == ["payment.authorized", "payment.captured"]
-    assert [w["event_type"] for w in d.list(event_type="payment.captured")] == ["payment.captured"]
-    assert d.list()[0]["next_attempt_at"] == "2026-03-01T10:00:00Z"
+    listing = d.list()
+    assert listing["target"] is None
+    assert [w["event_type"] for w in listing["deliveries"]] == ["payment.authorized", "payment.captured"]
+    assert [w["event_type"] for w in d.list(event_type="payment.captured")["deliveries"]] == ["payment.captured"]
+    assert listing["deliveries"][0]["next_attempt_at"] == "2026-03-01T10:00:00Z"
+    assert listing["deliveries"][0]["status"] == "pending" and listing["deliveries"][0]["payload"]["sequence"] == 1
 
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])

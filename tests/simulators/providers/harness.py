@@ -108,8 +108,8 @@ class Harness:
         """Every event emitted so far (delivered or not), each checked against the contract's webhook schema."""
         assert self.webhooks is not None
         out = []
-        for d in self.webhooks.list():
-            event = d["event"]
+        for d in self.webhooks.list()["deliveries"]:
+            event = d["payload"]
             hook = self.contract.webhooks[event["type"]]
             media = next(iter((hook.operation.request_body or {}).values()))
             validator = self.validator.validator(media.schema_pointer)
