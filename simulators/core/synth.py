@@ -12,8 +12,9 @@ from typing import Any
 from faker import Faker
 
 from . import synth_formats as fmt
+from . import synth_numbers as num
 from .errors import SimulatorError, unknown_name
-from .synth_schema import SchemaIndex
+from .synth_schema import SchemaIndex, discriminator_value, infer_type
 
 __all__ = ["SynthesisError", "Synthesizer", "pick_example"]
 
@@ -135,16 +136,16 @@ class Synthesizer:
         if kind == "string":
             return self._string(eff, name, parent)
         if kind == "integer":
-            return fmt.integer(self._rng, eff, name)
+            return num.integer(self._rng, eff, name)
         if kind == "number":
-            return fmt.number(self._rng, eff, name)
+            return num.number(self._rng, eff, name)
         if kind == "boolean":
             return self._rng.random() < 0.5
         return None
 
     def _pick_type(self, eff: dict[str, Any], depth: int) -> str:
         declared = eff.get("type")
-        types = ([declared] if isinstance(declared, str) else list(declared)) if declared is not None else [_infer(eff)]
+        types = ([declared] if isinstance(declared, str) else list(declared)) if declared is not None else [infer_type(eff)]
         if not types:
             raise _Unsatisfiable("the schema's types do not intersect")
         if len(types) == 1:
@@ -194,7 +195,7 @@ class Synthesizer:
         return last
 
     def _discriminate(self, value: Any, disc: dict[str, Any], branch: Any) -> Any:
-        prop, tag = disc.get("propertyName"), _discriminator_value(disc, branch)
+        prop, tag = disc.get("propertyName"), discriminator_value(disc, branch)
         if not isinstance(value, dict) or not isinstance(prop, str) or tag is None or value.get(prop) == tag:
             return value
         tagged = {**value, prop: tag}
@@ -347,15 +348,13 @@ class Synthesizer:
                     return text
             short = fmt.short_format(form, self._rng, high) if high is not None else None
             return short if short is not None and len(short) >= low else fmt.fit(text, low, high, self._rng)
-        text = fmt.by_name(name, parent, self._faker, self._rng, high)
-        if text is None:
-            text = fmt.plain(self._rng, low, high)
-        return fmt.fit(text, low, high, self._rng)
+        named = fmt.by_name(name, parent, self._faker, self._rng, high)
+        return fmt.fit(fmt.plain(self._rng, low, high) if named is None else named, low, high, self._rng)
 
     def _compiled(self, pattern: str) -> re.Pattern[str] | None:
         if pattern not in self._regex:
             try:
-                self._regex[pattern] = re.compile(pattern)
+                self._regex[pattern] = re.compile(fmt.python_pattern(pattern))
             except re.error:
                 self._regex[pattern] = None
         return self._regex[pattern]
@@ -369,7 +368,7 @@ class Synthesizer:
         text = ""
         for attempt in range(12):
             self._xeger.limit = (8, 3, 16, 1, 32, 0)[attempt % 6]
-            text = self._xeger.xeger(pattern)
+            text = self._xeger.xeger(rx.pattern)
             if len(text) < low and open_end:
                 text += fmt.token(self._rng, low - len(text))
             elif len(text) < low and open_start:
@@ -377,32 +376,6 @@ class Synthesizer:
             if low <= len(text) and (high is None or len(text) <= high) and rx.search(text):
                 return text
         return text
-
-
-def _infer(eff: dict[str, Any]) -> str:
-    """The type a schema without `type` most likely describes."""
-    keys = eff.keys()
-    if keys & {"properties", "required", "additionalProperties", "patternProperties", "minProperties",
-               "maxProperties", "propertyNames", "dependentRequired"}:
-        return "object"
-    if keys & {"items", "prefixItems", "minItems", "maxItems", "contains", "uniqueItems"}:
-        return "array"
-    form = eff.get("format")
-    if form in ("int32", "int64"):
-        return "integer"
-    if form in ("float", "double") or keys & {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-                                              "multipleOf"}:
-        return "number"
-    return "string"
-
-
-def _discriminator_value(disc: dict[str, Any], branch: Any) -> str | None:
-    """The discriminator value that selects branch: from `mapping`, else the referenced schema's name."""
-    ref = branch.get("$ref") if isinstance(branch, dict) else None
-    for tag, target in (disc.get("mapping") or {}).items():
-        if target == ref or (ref and "/" not in target and ref.rsplit("/", 1)[-1] == target):
-            return str(tag)
-    return ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
 
 
 def _describe(schema: Any) -> str:

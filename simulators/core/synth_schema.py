@@ -211,3 +211,29 @@ class SchemaIndex:
             else:
                 out[key] = v
         return out
+
+
+def infer_type(eff: dict[str, Any]) -> str:
+    """The type a schema without `type` most likely describes."""
+    keys = eff.keys()
+    if keys & {"properties", "required", "additionalProperties", "patternProperties", "minProperties",
+               "maxProperties", "propertyNames", "dependentRequired"}:
+        return "object"
+    if keys & {"items", "prefixItems", "minItems", "maxItems", "contains", "uniqueItems"}:
+        return "array"
+    form = eff.get("format")
+    if form in ("int32", "int64"):
+        return "integer"
+    if form in ("float", "double") or keys & {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                                              "multipleOf"}:
+        return "number"
+    return "string"
+
+
+def discriminator_value(disc: dict[str, Any], branch: Any) -> str | None:
+    """The discriminator value that selects branch: from `mapping`, else the referenced schema's name."""
+    ref = branch.get("$ref") if isinstance(branch, dict) else None
+    for tag, target in (disc.get("mapping") or {}).items():
+        if target == ref or (ref and "/" not in target and ref.rsplit("/", 1)[-1] == target):
+            return str(tag)
+    return ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import functools
+import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import jsonschema
+import jsonschema_rs
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -247,6 +253,48 @@ def test_impossible_schema_raises_synthesis_error_naming_it() -> None:
         Synthesizer(0).value({"type": "object", "required": ["a"], "properties": {"a": False}})
 
 
+def test_values_are_plain_json_and_the_schema_is_left_alone() -> None:
+    before = copy.deepcopy(DOCUMENT)
+    synth = synth_for(DOCUMENT, 4)
+    for schema in SCHEMAS.values():
+        for _ in range(3):
+            json.dumps(synth.value(schema), allow_nan=False)
+    assert before == DOCUMENT
+
+
+def test_unnamed_values_are_named_by_their_schema() -> None:
+    document = {"components": {"schemas": {
+        "Product": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+        "Email": {"type": "string"}, "Currency": {"type": "string", "minLength": 3, "maxLength": 3}}}}
+    synth = synth_for(document, 2)
+    assert all(synth.value({"$ref": "#/components/schemas/Email"}).count("@") == 1 for _ in range(5))
+    assert synth.value({"$ref": "#/components/schemas/Currency"}) in {"GBP", "EUR", "USD"}
+    product = synth.value({"$ref": "#/components/schemas/Product"})["name"]
+    assert product.split()[-1] in {"Chair", "Lamp", "Kettle", "Jacket", "Trainers", "Sofa", "Headphones",
+                                   "Backpack", "Mug", "Desk"}, product
+
+
+@pytest.mark.parametrize("pattern", [r"^\p{Lu}\p{Ll}{2,5}$", r"^[\p{L} ]{3,8}$", r"^(?<area>[0-9]{3})-[0-9]{4}$"])
+def test_ecma_patterns_python_lacks_still_give_valid_strings(pattern: str) -> None:
+    schema = {"type": "string", "pattern": pattern}
+    check = jsonschema_rs.validator_for(schema)
+    synth = Synthesizer(6)
+    assert all(check.is_valid(synth.value(schema)) for _ in range(20))
+
+
+def test_a_seed_replays_in_another_process() -> None:
+    script = ("import json, sys; sys.path.insert(0, sys.argv[1]); import test_synth as t; "
+              "s = t.synth_for(t.DOCUMENT, 8); "
+              "print(json.dumps([s.value(t.SCHEMAS[c]) for c in t.SCHEMAS], sort_keys=True))")
+    outputs = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent)], env=env, cwd=ROOT,
+                              capture_output=True, text=True, check=True, timeout=120)
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_schemas_give_valid_values(data: st.DataObject) -> None:
@@ -260,7 +308,7 @@ def _schemas(depth: int) -> st.SearchStrategy[dict[str, Any]]:
     names = st.sampled_from(["id", "email", "name", "amount", "city", "description", "country", "created_at", "x"])
     lengths = st.tuples(st.integers(0, 6), st.integers(0, 30)).map(lambda t: {"minLength": t[0], "maxLength": t[0] + t[1]})
     strings = st.one_of(
-        lengths.map(lambda l: {"type": "string", **l}),
+        lengths.map(lambda bounds: {"type": "string", **bounds}),
         st.sampled_from(["email", "date-time", "date", "uuid", "uri", "ipv4", "hostname"]).map(
             lambda f: {"type": "string", "format": f}),
         st.sampled_from(["^[a-z]{3,8}$", "^[0-9]+-[A-Z]{2}$", "^(a|bc)+$"]).map(lambda p: {"type": "string", "pattern": p}))
