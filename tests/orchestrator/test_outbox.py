@@ -41,7 +41,7 @@ def test_message_is_written_only_when_the_transaction_commits(store: Store) -> N
 
 def test_unknown_topic_is_refused_at_enqueue(store: Store) -> None:
     box, _ = _outbox(store)
-    with pytest.raises(ValueError, match="t.ok"), store.tx() as conn:
+    with pytest.raises(ValueError, match=r"t\.ok"), store.tx() as conn:
         box.enqueue(conn, "t.nope", "k", {})
 
 
