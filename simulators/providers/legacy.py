@@ -86,12 +86,15 @@ def encode_cursor(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> str | None:
-    """The text inside an opaque cursor; a cursor this API did not issue is a 400."""
+def decode_cursor(cursor: str | None, kind: str) -> str | None:
+    """The text after 'kind:' inside an opaque cursor; a cursor this API did not issue is a 400."""
     if not cursor:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith(f"{kind}:"):
+            raise ValueError(text)
+        return text[len(kind) + 1:]
     except (ValueError, UnicodeDecodeError):
         raise problem(400, "invalid-cursor", "Invalid cursor", "Pass the next_cursor of a previous page.",
                       errors=[{"pointer": "/cursor", "message": "not a cursor this API returned"}]) from None

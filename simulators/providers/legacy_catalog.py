@@ -97,8 +97,7 @@ def product_view(p: dict[str, Any]) -> dict[str, Any]:
 @operation("listProducts")
 def list_products(req: Request, sim: SimContext) -> Reply:
     """The catalog by sku, one page at a time (never more than max_page_size: follow next_cursor)."""
-    after = decode_cursor(req.query.get("cursor"))
-    after_sku = after[4:] if after and after.startswith("sku:") else ""
+    after_sku = decode_cursor(req.query.get("cursor"), "sku") or ""
     category = req.query.get("category")
     items = [p for _, p in sorted(sim.store.items("products")) if not p["_deleted"] and p["sku"] > after_sku
              and (not category or p["category"] == category)]
@@ -117,14 +116,13 @@ def list_changes(req: Request, sim: SimContext) -> Reply:
     if since_ts < now - CHANGE_RETENTION_S:
         raise problem(410, "changes-expired", "Change history expired",
                       "Changes are kept for 30 days; do a full catalogue load.")
-    state = decode_cursor(req.query.get("cursor"))
+    state = decode_cursor(req.query.get("cursor"), "chg")
     server_ts, offset = now, 0
     if state:
         try:
-            kind, server, off = state.split("|")
-            assert kind == "chg"
+            server, off = state.split("|")
             server_ts, offset = float(server), int(off)
-        except (ValueError, AssertionError):
+        except ValueError:
             raise problem(400, "invalid-cursor", "Invalid cursor", "Pass the next_cursor of a previous page.",
                           errors=[{"pointer": "/cursor", "message": "not a cursor this API returned"}]) from None
     changed = sorted((p for _, p in sim.store.items("products") if since_ts < p["_changed_ts"] <= server_ts),
@@ -140,7 +138,7 @@ def list_changes(req: Request, sim: SimContext) -> Reply:
     from simulators.core.clock import utc_iso
 
     return Reply(200, {"items": items, "server_time": utc_iso(server_ts),
-                       "next_cursor": encode_cursor(f"chg|{server_ts!r}|{offset + size}") if more else None})
+                       "next_cursor": encode_cursor(f"chg:{server_ts!r}|{offset + size}") if more else None})
 
 
 @operation("getPrice")

@@ -232,13 +232,13 @@ def _order(sim: SimContext, order_id: str) -> dict[str, Any]:
 @operation("listOrders")
 def list_orders(req: Request, sim: SimContext) -> Reply:
     """Orders newest first, page by page; a just-created order may be missing for a moment (replica lag)."""
-    after = decode_cursor(req.query.get("cursor"))
+    after = decode_cursor(req.query.get("cursor"), "ord")
     orders = [o for _, o in sim.store.items("orders")]
     orders.sort(key=lambda o: o["id"], reverse=True)
     cid, status = req.query.get("customer_id"), req.query.get("status")
     shown = []
     for o in orders:
-        if (after and o["id"] >= after[4:]) or (cid and o["customer_id"] != cid):
+        if (after and o["id"] >= after) or (cid and o["customer_id"] != cid):
             continue
         o = progress(sim, o)
         if (status and o["status"] != status) or stale(sim, {**o, "_prev": {"_hidden": True}}).get("_hidden"):
