@@ -58,12 +58,14 @@ def book_shipments(svc: Services, payload: dict[str, Any]) -> None:
         body = {"service": order["request"].get("delivery_service", "standard"), "order_reference": order["id"],
                 "recipient": recipient, "parcels": [{"weight_grams": weight, **PARCEL}]}
         ship = svc.delivery.create_shipment(body, idempotency_key=f"{order['id']}:shipment:{n}")
+        data = {"tracking_number": ship.get("tracking_number"), "parcel": n}
         with svc.store.tx() as conn:
             if svc.store.get("shipments", ship["id"], conn) is None:
                 conn.execute(sa.insert(t).values(
                     id=ship["id"], order_id=order["id"], status=ship["status"], last_sequence=0, items=items,
-                    data={"tracking_number": ship.get("tracking_number"), "parcel": n},
-                    updated_at=orders.touch({})["updated_at"]))
+                    data=data, updated_at=orders.touch({})["updated_at"]))
+            else:  # a webhook got here first: keep its status, add what only the booking knows
+                conn.execute(sa.update(t).where(t.c.id == ship["id"]).values(items=items, data=data))
     statuses = [s["status"] for s in orders.shipments_of(svc, order["id"])]
     svc.store.update("orders", order["id"], orders.touch({
         "step": "completed", "status": "completed", "fulfilment_status": orders.fulfilment_status(statuses)}),
