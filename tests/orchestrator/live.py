@@ -19,9 +19,9 @@ CARD_DECLINED = {"card": {"number": "4000000000000002", "expiry_month": 12, "exp
 class Sandbox:
     """Four simulators and one orchestrator; helpers for the storefront and the control APIs."""
 
-    def __init__(self, db_path: Path, **orch_flags: Any) -> None:
+    def __init__(self, db_path: Path, env: dict[str, str] | None = None, **orch_flags: Any) -> None:
         self.db_url = f"sqlite:///{db_path}"
-        self.flags = orch_flags
+        self.flags, self.env = orch_flags, env or {}
         self.sims: dict[str, Server] = {}
         self.orch: Server | None = None
         self.session = requests.Session()
@@ -40,7 +40,7 @@ class Sandbox:
             args += [f"--{name}-url", self.sims[name].url]
         for key, value in {"checkout_lease": 2, "outbox_backoff": 0.2, **self.flags}.items():
             args += [f"--{key.replace('_', '-')}", str(value)]
-        self.orch = spawn(args, name="orchestrator")
+        self.orch = spawn(args, name="orchestrator", env=self.env)
         for name in ("payment", "delivery"):
             # the control API answers 500 here at the time of writing (its response breaks its own contract),
             # but the target is set: webhooks are asserted on below, not this status
