@@ -152,7 +152,7 @@ class WebhookDispatcher:
             elif "seconds" in e or "s" in e:
                 total += float(e.get("seconds", e.get("s", 0)))
             elif "after" in e or "by" in e:
-                total += parse_duration(e.get("after", e.get("by")), field="delay")
+                total += parse_duration(str(e.get("after", e.get("by"))), field="delay")
             else:
                 total += 60.0
         return total

@@ -55,10 +55,13 @@ def seconds(sim: SimContext, name: str) -> float:
     return parse_duration(setting(sim, name), field=name)
 
 
-def next_id(sim: SimContext, prefix: str, start: int = 0) -> str:
-    """Sequential legacy ids such as CUS-00000042 (counters live in the store, shared by workers)."""
-    n = sim.store.incr(META, f"seq:{prefix}")
-    return f"{prefix}-{start + n:08d}"
+def next_id(sim: SimContext, prefix: str, start: int = 0, taken: str | None = None) -> str:
+    """Sequential legacy ids such as CUS-00000042 (counters live in the store, shared by workers);
+    ids a provider state already used (namespace `taken`) are skipped."""
+    while True:
+        ident = f"{prefix}-{start + sim.store.incr(META, f'seq:{prefix}'):08d}"
+        if taken is None or sim.store.get(taken, ident) is None:
+            return ident
 
 
 def stale(sim: SimContext, record: dict[str, Any]) -> dict[str, Any]:

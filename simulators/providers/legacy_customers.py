@@ -79,7 +79,7 @@ def set_kyc(sim: SimContext, c: dict[str, Any], status: str, *, at_ts: float | N
 
 def new_customer(sim: SimContext, **fields: Any) -> dict[str, Any]:
     """A customer record with an empty KYC, stored under a new CUS id."""
-    cid = fields.pop("id", None) or next_id(sim, "CUS", CUSTOMER_ID_START)
+    cid = fields.pop("id", None) or next_id(sim, "CUS", CUSTOMER_ID_START, taken="customers")
     c = {"id": cid, "email": fields["email"], "first_name": fields["first_name"], "last_name": fields["last_name"],
          "phone": fields["phone"], "date_of_birth": fields["date_of_birth"], "status": fields.get("status", "active"),
          "kyc_status": "not_submitted", "source": fields.get("source", "new"), "legacy_id": fields.get("legacy_id"),
@@ -260,8 +260,8 @@ def ensure_customer(sim: SimContext, params: dict[str, Any]) -> dict[str, Any]:
     c = new_customer(sim, id=cid or None, email=email, first_name=str(params.get("first_name", "Ada")),
                      last_name=str(params.get("last_name", "Lovelace")), phone="+447700900123",
                      date_of_birth="1985-12-10", _password=_hash(str(params.get("password", "correct-horse-battery"))))
-    address = {"id": next_id(sim, "ADR"), "line1": "12 Analytical Row", "line2": None, "city": "London",
-               "postcode": "SW1A 1AA", "country": "GB", "default": True}
+    address: dict[str, Any] = {"id": next_id(sim, "ADR"), "line1": "12 Analytical Row", "line2": None,
+                               "city": "London", "postcode": "SW1A 1AA", "country": "GB", "default": True}
     sim.store.put("addresses", c["id"], [address])
     sim.store.put("address_owner", address["id"], c["id"])
     return c

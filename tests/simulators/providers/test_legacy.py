@@ -57,6 +57,12 @@ def test_migration_maps_the_legacy_fields(h: Harness) -> None:
     assert h.call("migrateCustomer", closed)[1]["status"] == "closed"
 
 
+def test_registration_skips_ids_taken_by_provider_states(h: Harness) -> None:
+    h.state("customer CUS-00000042 exists")
+    status, c = h.call("registerCustomer", ADA | {"email": "new@example.com"})
+    assert status == 201 and c["id"] == "CUS-00000043"
+
+
 def test_suspended_customer_cannot_log_in(h: Harness) -> None:
     cid, _ = customer(h)
     c = h.store.get("customers", cid)
