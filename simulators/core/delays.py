@@ -82,8 +82,14 @@ def parse_distribution(spec: Any, fld: str) -> Distribution:
                                                                 default=MAX_DELAY_MS))
 
 
+FLAT_KEYS = ("ms", "min_ms", "max_ms", "median_ms", "sigma")
+
+
 def delay_distribution(spec: dict[str, Any], fld: str) -> Distribution:
-    """`distribution`, or the shorthand `ms` for a fixed delay."""
+    """`distribution` as a mapping, the flat form (`distribution: uniform, min_ms, max_ms`), or `ms` alone."""
+    if isinstance(spec.get("distribution"), str):  # flat, as the control contract also allows
+        flat = {"type": spec["distribution"], **{k: spec[k] for k in FLAT_KEYS if k in spec}}
+        return parse_distribution(flat, fld)
     if "ms" in spec and "distribution" in spec:
         raise fail(f"{fld}.ms", "give either ms (a fixed delay) or distribution, not both")
     if "ms" in spec:

@@ -129,7 +129,7 @@ class Delay(Effect):
 
     distribution: Distribution
     kind: ClassVar[str] = "delay"
-    keys: ClassVar[tuple[str, ...]] = ("distribution", "ms")
+    keys: ClassVar[tuple[str, ...]] = ("distribution", "ms", "min_ms", "max_ms", "median_ms", "sigma")
 
     @classmethod
     def parse(cls, spec: dict[str, Any], fld: str) -> Delay:
@@ -471,7 +471,7 @@ class WebhookDelay(WebhookEffect):
 
     distribution: Distribution
     kind: ClassVar[str] = "webhook_delay"
-    keys: ClassVar[tuple[str, ...]] = ("distribution", "ms")
+    keys: ClassVar[tuple[str, ...]] = ("distribution", "ms", "min_ms", "max_ms", "median_ms", "sigma")
 
     @classmethod
     def parse(cls, spec: dict[str, Any], fld: str) -> WebhookDelay:

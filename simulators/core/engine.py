@@ -196,14 +196,17 @@ class Simulator:
         }
         outcome = self._handle(raw, cid, entry, sleep)
         duration_ms = (time.perf_counter() - started) * 1000
+        lost = outcome.connection or (outcome.after if outcome.after and outcome.after[0] != "status" else None)
+        if outcome.after:
+            entry["committed_status"] = outcome.status  # the work was done; only the answer is lost
         entry.update(
-            status=None if outcome.connection else outcome.status,
+            status=None if lost else outcome.status,
             duration_ms=round(duration_ms, 3),
             request={"headers": {k: v for k, v in raw.headers.items() if k in _JOURNAL_HEADERS},
                      "body": clip(_decode(raw.body))},
-            response=None if outcome.connection else
+            response=None if lost else
             {"status": outcome.status, "headers": outcome.headers, "body": clip(_decode(outcome.body))},
-            lost=(outcome.connection or outcome.after or (None,))[0],
+            lost=lost[0] if lost else None,
         )
         self.journal.record(entry)
         self.metrics.observe(entry["operation"] or "unmatched", entry["status"], duration_ms / 1000, entry["faults"])

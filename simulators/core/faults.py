@@ -91,8 +91,9 @@ class CompiledRule:
 
 def _derived_name(match: dict[str, Any], effects: Sequence[Effect]) -> str:
     ops = match.get("operation")
-    target = match.get("event") or ("+".join(ops) if isinstance(ops, list) else ops) or match.get("path") or "any"
-    return f"{target}-{'+'.join(e.kind for e in effects) or 'none'}"[:100]
+    target = match.get("event") or (".".join(ops) if isinstance(ops, list) else ops) or match.get("path") or "any"
+    name = f"{target}-{'.'.join(e.kind for e in effects) or 'none'}"
+    return re.sub(r"[^A-Za-z0-9_.:-]+", "_", name).strip("_.:-")[:100] or "rule"  # the contract's name pattern
 
 
 def _operations(spec: Any, known: set[str] | None) -> tuple[str, ...]:

@@ -1,0 +1,121 @@
+"""Simulator vs bare Flask on the same server (gunicorn, gevent workers) and worker count, in one run.
+
+    python bench/simulator.py [--duration 10] [--quick]
+
+Needs wrk (`apt-get install wrk`); prints requests/s, p50/p99 and the ratio for: validated POST and GET
+at 32 connections (1 and 2 workers), a 50 ms delay rule on every request at 128 connections, startup to
+first answer, RSS after the runs. Nothing here is asserted: these are measurements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sandbox.supervisor import ChildProcess, spawn_ready  # noqa: E402
+
+POST_LUA = """wrk.method = "POST"
+wrk.body = '{"text": "a note of moderate length, as a storefront would send it"}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def start(which: str, workers: int) -> tuple[ChildProcess, float]:
+    started = time.monotonic()
+    child = spawn_ready(f"bench-{which}", [str(ROOT / "bench" / "apps.py"), which, "--workers", str(workers)],
+                        cwd=ROOT)
+    while True:
+        try:
+            requests.get(f"{child.url}/orders/ord_1", timeout=2)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.01)
+    return child, time.monotonic() - started
+
+
+def wrk(url: str, connections: int, seconds: int, lua: str | None = None) -> dict[str, float]:
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        if lua:
+            f.write(lua)
+    if lua:
+        args += ["-s", f.name]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(p: str) -> float:
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        assert m, out
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": pct("50"), "p99": pct("99"), "non2xx": float(errors.group(1)) if errors else 0.0}
+
+
+def rss_mib(child: ChildProcess) -> float:
+    """Resident memory of the server's processes (master + workers), MiB."""
+    pids = [child.pid, *(int(p) for p in subprocess.run(["pgrep", "-P", str(child.pid)], capture_output=True,
+                                                         text=True).stdout.split())]
+    total = 0
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    return total / 1024
+
+
+def row(label: str, sim: dict[str, float], bare: dict[str, float] | None) -> str:
+    ratio = f"{sim['rps'] / bare['rps']:.2f}" if bare else "-"
+    b = f"{bare['rps']:>8.0f} {bare['p50']:>6.2f} {bare['p99']:>7.2f}" if bare else f"{'-':>8} {'-':>6} {'-':>7}"
+    return f"| {label:<42} | {sim['rps']:>8.0f} {sim['p50']:>6.2f} {sim['p99']:>7.2f} | {b} | {ratio:>5} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="3-second runs")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("bench/simulator.py needs wrk: apt-get install wrk")
+    seconds = 3 if args.quick else args.duration
+    print(f"| case ({seconds}s each) | simulator req/s p50 p99 (ms) | bare Flask req/s p50 p99 (ms) | ratio |")
+    print("|---|---|---|---|")
+    rss = {}
+    for workers in (1, 2):
+        sim, sim_start = start("simulator", workers)
+        bare, bare_start = start("bare", workers)
+        try:
+            for label, path, lua in (("validated POST /notes", "/notes", POST_LUA),
+                                     ("validated GET /orders/{id}", "/orders/ord_1", None)):
+                s = wrk(sim.url + path, 32, seconds, lua)
+                b = wrk(bare.url + path, 32, seconds, lua)
+                print(row(f"{label}, 32 conns, {workers} worker(s)", s, b), flush=True)
+                requests.delete(f"{sim.url}/__sandbox/journal", timeout=10)
+            if workers == 1:
+                print(f"| startup to first answer (s) | {sim_start:.2f} | {bare_start:.2f} | |")
+                requests.post(f"{sim.url}/__sandbox/faults", timeout=10, json={
+                    "match": {"operation": "getOrder"},
+                    "effects": [{"type": "delay", "distribution": {"type": "fixed", "ms": 50}}]})
+                s = wrk(sim.url + "/orders/ord_1", 128, seconds)
+                print(row("GET with a 50 ms delay rule, 128 conns, 1 worker", s, None), flush=True)
+                rss["simulator"], rss["bare"] = rss_mib(sim), rss_mib(bare)
+        finally:
+            sim.stop()
+            bare.stop()
+    print(f"\nRSS after the 1-worker runs (journal capacity 10,000): simulator {rss['simulator']:.0f} MiB, "
+          f"bare Flask {rss['bare']:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
