@@ -10,7 +10,7 @@ import yaml
 
 from .errors import SandboxError
 
-_SIM_KEYS = {"contract", "port", "seed", "profile", "webhook_path", "workers", "behaviours", "args"}
+_SIM_KEYS = {"contract", "port", "seed", "profile", "webhook_path", "workers", "behaviours", "args", "options"}
 _ORCH_KEYS = {"enabled", "port", "database_url", "args"}
 
 
@@ -25,6 +25,7 @@ class SimulatorSpec:
     workers: int = 1
     behaviours: bool = True
     args: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,6 +65,7 @@ def load_config(path: str | Path = "sandbox.yaml") -> SandboxConfig:
             name=name, contract=contract, port=int(spec.get("port", 0)), seed=int(spec.get("seed", 0)),
             profile=spec.get("profile"), webhook_path=spec.get("webhook_path"), workers=int(spec.get("workers", 1)),
             behaviours=bool(spec.get("behaviours", True)), args=list(spec.get("args", [])),
+            options=dict(spec.get("options") or {}),
         )
     orch = data.get("orchestrator") or {"enabled": False}
     _check_keys(f"{path}: orchestrator", orch, _ORCH_KEYS)

@@ -105,6 +105,8 @@ class Supervisor:
                 args = ["-m", "simulators", "serve", str(spec.contract), "--name", spec.name,
                         "--port", self._port(spec.port), "--seed", str(spec.seed),
                         "--webhook-secret", self.config.webhook_secret, "--workers", str(spec.workers), *spec.args]
+                for key, value in spec.options.items():
+                    args += ["--option", f"{key}={value}"]
                 if not spec.behaviours:
                     args.append("--no-behaviours")
                 if self.profile or spec.profile:

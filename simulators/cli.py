@@ -33,10 +33,13 @@ def announce(url: str) -> None:
 @click.option("--webhook-secret", default="whsec_sandbox", show_default=True, help="HMAC secret for webhooks.")
 @click.option("--token", envvar="SANDBOX_TOKEN", help="Control-API token (required when --host is not loopback).")
 @click.option("--journal-capacity", default=10_000, show_default=True, type=int, help="Journal ring-buffer size.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Behaviour setting, e.g. --option stale_read_rate=0.02 (see docs/providers.md).")
 @click.option("--profiles-dir", multiple=True, type=click.Path(file_okay=False), help="Extra folders of profiles.")
 def serve_command(contract: str, name: str | None, host: str, port: int, seed: int, profile: str | None,
                   workers: int, store: str | None, strict: bool, behaviours: bool, webhook_target: str | None,
-                  webhook_secret: str, token: str | None, journal_capacity: int, profiles_dir: tuple[str, ...]) -> None:
+                  webhook_secret: str, token: str | None, journal_capacity: int, options: tuple[str, ...],
+                  profiles_dir: tuple[str, ...]) -> None:
     """Serve CONTRACT (an OpenAPI 3.0/3.1 file) as a simulator."""
     from .core.errors import SimulatorError
 
@@ -54,17 +57,31 @@ def serve_command(contract: str, name: str | None, host: str, port: int, seed: i
         store = f"sqlite:///{path}"
     from .app import create_app
 
+    config = parse_options(options)
     try:  # build once, in the master: a bad contract or profile is one clear message, not a worker crash
         app = create_app(contract, name=name, seed=seed, store=store, strict=strict, profile=profile,
                          behaviours="auto" if behaviours else None, webhook_target=webhook_target,
                          webhook_secret=webhook_secret, token=token, journal_capacity=journal_capacity,
-                         profiles_dirs=list(profiles_dir))
+                         profiles_dirs=list(profiles_dir), config=config)
     except SimulatorError as e:
         raise click.ClickException(str(e)) from None
 
     from .server import serve
 
     serve(lambda: app, host=host, port=port, workers=workers, on_ready=announce, name=f"sandbox-{name}")
+
+
+def parse_options(options: tuple[str, ...]) -> dict[str, object]:
+    """KEY=VALUE pairs, each value read as a YAML scalar (0.02 -> float, true -> bool)."""
+    import yaml
+
+    config: dict[str, object] = {}
+    for item in options:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{item}' is not KEY=VALUE, e.g. stale_read_rate=0.02", param_hint="--option")
+        config[key.strip()] = yaml.safe_load(value)
+    return config
 
 
 def main() -> None:

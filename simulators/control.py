@@ -179,7 +179,7 @@ class Control:
 
     def webhook_target(self, req: Request) -> Any:
         self._webhooks().set_target(req.body["url"])
-        return {"target": req.body["url"]}
+        return {"url": req.body["url"]}
 
     def redeliver(self, req: Request) -> Any:
         delivery_id = next(iter(req.path_params.values()))

@@ -91,8 +91,10 @@ class SimContext:
         return self._examples(operation_id, status)
 
     def new_id(self, prefix: str) -> str:
-        """A short unique id such as 'pay_3f9a1c2b7d', from the seeded generator."""
-        return f"{prefix}_{self.rng.getrandbits(48):012x}"
+        """A short id such as 'pay_3f9a1c2b7d01': unique across workers (a shared counter), seeded, random-looking."""
+        n = self.store.incr("_ids", prefix)
+        # multiplying by an odd constant is a bijection modulo 2**48: distinct counters give distinct ids
+        return f"{prefix}_{((n + self.seed * 7919) * 0x9E3779B97F4B) % (1 << 48):012x}"
 
 
 Handler = Callable[[Request, SimContext], "Reply | dict[str, Any] | tuple[int, Any]"]

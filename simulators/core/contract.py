@@ -33,6 +33,7 @@ class Parameter:
     explode: bool
     schema_pointer: str = ""
     content_type: str | None = None
+    allow_empty: bool = False
 
 
 @dataclass
@@ -149,8 +150,7 @@ def load_contract(path: str | Path, *, check: bool = True) -> Contract:
     _check_operation_ids(name, document)
     if check:
         _spec_check(name, document)
-    if version.startswith("3.0"):
-        translate_document(document)
+    translate_document(document, legacy=version.startswith("3.0"))
     return _index(name, version, document)
 
 
@@ -228,9 +228,9 @@ class _Indexer:
             resp, resp_where = self.deref(raw, f"{where}/responses/{escape(str(status))}")
             headers = {}
             for hname, hraw in (resp.get("headers") or {}).items():
-                header, _ = self.deref(hraw, f"{resp_where}/headers/{escape(hname)}")
+                header, header_where = self.deref(hraw, f"{resp_where}/headers/{escape(hname)}")
                 headers[hname] = {"schema": header.get("schema") or {}, "required": bool(header.get("required")),
-                                  "schema_pointer": f"{resp_where}/headers/{escape(hname)}/schema"}
+                                  "schema_pointer": f"{header_where}/schema" if "schema" in header else ""}
             responses[str(status)] = ResponseDef(
                 str(status), str(resp.get("description", "")),
                 self.content(resp.get("content") or {}, f"{resp_where}/content"), headers)
@@ -257,7 +257,8 @@ class _Indexer:
             name=str(node.get("name")), location=location,
             required=bool(node.get("required", location == "path")), schema=schema or {},
             style=style, explode=bool(node.get("explode", style == "form")),
-            schema_pointer=schema_where if schema is not None else "", content_type=ctype)
+            schema_pointer=schema_where if schema is not None else "", content_type=ctype,
+            allow_empty=bool(node.get("allowEmptyValue", False)))
 
     def content(self, content: dict[str, Any], where: str) -> dict[str, MediaType]:
         out = {}

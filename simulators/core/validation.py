@@ -43,6 +43,7 @@ class _ParamPlan:
     coerce: Coercer
     validator: Any
     pointer: str
+    reject_empty: bool
 
 
 @dataclass
@@ -101,7 +102,8 @@ class ContractValidator:
             _ParamPlan(p.name, p.name.lower() if p.location == "header" else p.name, p.location, p.required,
                        make_coercer(p.name, p.location, p.schema, p.style, p.explode, self.contract.resolve,
                                     p.content_type),
-                       self.validator(p.schema_pointer), p.schema_pointer)
+                       self.validator(p.schema_pointer), p.schema_pointer,
+                       p.location == "query" and p.style == "form" and not p.allow_empty)
             for p in op.parameters
         ]
         bodies = {ct.lower(): (bool(JSON_TYPES.match(ct.lower())), self.validator(m.schema_pointer),
@@ -137,6 +139,10 @@ class ContractValidator:
                 if p.required:
                     errors.append(_violation(p.location, f"/{escape(p.name)}", "required: true", None,
                                              f"{p.location} parameter '{p.name}' is required"))
+                continue
+            if p.reject_empty and "" in raw:  # OpenAPI: empty query values need allowEmptyValue
+                errors.append(_violation(p.location, f"/{escape(p.name)}", "allowEmptyValue: false", "",
+                                         f"query parameter '{p.name}' cannot be empty"))
                 continue
             try:
                 value = p.coerce(raw)

@@ -131,14 +131,10 @@ class WebhookDispatcher:
 
     def _effects(self, event_type: str, event: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         """(fired rule names, effects as dicts) from the fault engine's webhook rules."""
-        if self.faults is None or not hasattr(self.faults, "webhook_effects"):
+        if self.faults is None:
             return [], []
-        found = self.faults.webhook_effects(event_type, event) or []
-        names: list[str] = []
-        if isinstance(found, tuple):
-            names, found = list(found[0]), list(found[1])
-        effects = [e if isinstance(e, dict) else (e.to_dict() if hasattr(e, "to_dict") else {"type": str(e)})
-                   for e in found]
+        names, found = self.faults.webhook_effects(event_type, event)
+        effects = [e.to_dict() for e in found]
         return names, effects
 
     @staticmethod

@@ -15,6 +15,7 @@ import pytest
 from simulators.core.clock import Clock, parse_instant
 from simulators.core.errors import ProblemError
 from simulators.core.store import MemoryStore, SQLiteStore, StateStore
+from simulators.core.faults import FaultEngine
 from simulators.core.webhooks import WebhookDispatcher, sign, verify_signature
 
 SECRET = "whsec_test"
@@ -56,15 +57,28 @@ class Receiver:
         self.server.server_close()
 
 
-class FakeFaults:
-    """Stands in for FaultEngine.webhook_effects: the next emitted event gets these effects."""
+class OneShotFaults:
+    """A real FaultEngine; `faults.next = [...]` adds a webhook rule that fires on the next event only."""
 
     def __init__(self) -> None:
-        self.next: list[dict[str, Any]] = []
+        self.engine: FaultEngine | None = None
 
-    def webhook_effects(self, event_type: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
-        effects, self.next = self.next, []
-        return effects
+    def bind(self, store: StateStore, clock: Clock) -> None:
+        self.engine = FaultEngine(store, clock)
+
+    @property
+    def next(self) -> list[dict[str, Any]]:
+        return []
+
+    @next.setter
+    def next(self, effects: list[dict[str, Any]]) -> None:
+        assert self.engine is not None
+        self.engine.clear()
+        self.engine.add({"match": {"event": "*", "times": 1}, "effects": effects})
+
+    def webhook_effects(self, event_type: str, payload: Any) -> Any:
+        assert self.engine is not None
+        return self.engine.webhook_effects(event_type, payload)
 
 
 @pytest.fixture
@@ -78,6 +92,8 @@ def make(store: StateStore | None = None, faults: Any = None) -> tuple[WebhookDi
     store = store or MemoryStore()
     clock = Clock(store)
     clock.freeze(parse_instant("2026-03-01T10:00:00Z"))
+    if isinstance(faults, OneShotFaults):
+        faults.bind(store, clock)
     d = WebhookDispatcher("payment", None, store, clock, store.journal_append, SECRET, faults=faults)
     return d, clock, store
 
@@ -177,7 +193,7 @@ def test_unreachable_target_counts_as_failed_attempt() -> None:
 
 
 def test_effect_duplicate_delivers_extra_copies(receiver: Receiver) -> None:
-    faults = FakeFaults()
+    faults = OneShotFaults()
     d, _, _ = make(faults=faults)
     d.set_target(receiver.url)
     faults.next = [{"type": "duplicate"}]
@@ -192,7 +208,7 @@ def test_effect_duplicate_delivers_extra_copies(receiver: Receiver) -> None:
 
 
 def test_effect_drop_loses_first_attempt_then_retries(receiver: Receiver) -> None:
-    faults = FakeFaults()
+    faults = OneShotFaults()
     d, clock, _ = make(faults=faults)
     d.set_target(receiver.url)
     faults.next = [{"type": "drop"}]
@@ -206,7 +222,7 @@ def test_effect_drop_loses_first_attempt_then_retries(receiver: Receiver) -> Non
 
 
 def test_effect_bad_signature_is_rejected_by_receiver_then_retried(receiver: Receiver) -> None:
-    faults = FakeFaults()
+    faults = OneShotFaults()
     d, clock, _ = make(faults=faults)
     d.set_target(receiver.url)
     faults.next = [{"type": "bad_signature"}]
@@ -219,7 +235,7 @@ def test_effect_bad_signature_is_rejected_by_receiver_then_retried(receiver: Rec
 
 
 def test_effect_delay_makes_event_due_later(receiver: Receiver) -> None:
-    faults = FakeFaults()
+    faults = OneShotFaults()
     d, clock, _ = make(faults=faults)
     d.set_target(receiver.url)
     faults.next = [{"type": "webhook_delay", "ms": 30000}]
@@ -230,7 +246,7 @@ def test_effect_delay_makes_event_due_later(receiver: Receiver) -> None:
 
 
 def test_effect_reorder_holds_event_until_the_next_one_of_its_resource(receiver: Receiver) -> None:
-    faults = FakeFaults()
+    faults = OneShotFaults()
     d, _, _ = make(faults=faults)
     d.set_target(receiver.url)
     faults.next = [{"type": "reorder"}]

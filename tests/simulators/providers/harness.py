@@ -176,7 +176,6 @@ class Receiver:
 
 def set_target(server: Any, url: str) -> None:
     """PUT /__sandbox/webhooks/target, checked through GET /__sandbox/webhooks."""
-    # TODO(glue): control.py answers {"target": url} where the control contract's WebhookTarget says
-    # {"url": url}, so strict mode turns the PUT into a 500 although the target is set. Assert 200 once fixed.
-    server.control("PUT", "/webhooks/target", json={"url": url})
+    answer = server.control("PUT", "/webhooks/target", json={"url": url})
+    assert answer.status_code == 200 and answer.json() == {"url": url}
     assert server.control("GET", "/webhooks").json()["target"] == url
