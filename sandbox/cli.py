@@ -17,7 +17,44 @@ from .errors import SandboxError
 console = Console()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that live in their own modules, imported only when used: "name" -> "module:attribute".
+LAZY_COMMANDS = {
+    "run": ("sandbox.scenarios.cli:run", "Run scenario suites (pytest) against the sandbox or any SUT."),
+    "fuzz": ("sandbox.fuzz:fuzz", "Schemathesis against a simulator or the SUT, with fault profiles."),
+    "pact": ("sandbox.pact:pact", "Verify pacts against simulators or any base URL; check them against contracts."),
+    "contract": ("sandbox.contract_diff:contract", "Compare contract versions for breaking changes."),
+    "load": ("sandbox.load:load", "Locust load tests with fault timelines and SLO gates."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose heavier commands are imported on first use (the CLI starts fast)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            import importlib
+
+            target, help_text = LAZY_COMMANDS[name]
+            module, _, attr = target.partition(":")
+            try:
+                command: click.Command = getattr(importlib.import_module(module), attr)
+            except ImportError as e:
+                reason = str(e)
+
+                @click.command(name, help=help_text, context_settings={"ignore_unknown_options": True})
+                @click.argument("args", nargs=-1)
+                def unavailable(args: tuple[str, ...]) -> None:
+                    raise click.ClickException(f"'sandbox {name}' is not available: {reason}")
+
+                return unavailable
+            return command
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Commerce Integration Sandbox: contract-driven simulators, a reference integration layer, scenarios."""
 
