@@ -67,9 +67,12 @@ def book_shipments(svc: Services, payload: dict[str, Any]) -> None:
             else:  # a webhook got here first: keep its status, add what only the booking knows
                 conn.execute(sa.update(t).where(t.c.id == ship["id"]).values(items=items, data=data))
     statuses = [s["status"] for s in orders.shipments_of(svc, order["id"])]
+    ot = svc.store.t["orders"]
+    # a refund may have landed meanwhile: only a still-`confirmed` order becomes `completed`
+    status = sa.case((ot.c.status == "confirmed", "completed"), else_=ot.c.status)
     svc.store.update("orders", order["id"], orders.touch({
-        "step": "completed", "status": "completed", "fulfilment_status": orders.fulfilment_status(statuses)}),
-        where=svc.store.t["orders"].c.step == "fulfilling")
+        "step": "completed", "status": status, "fulfilment_status": orders.fulfilment_status(statuses)}),
+        where=ot.c.step == "fulfilling")
 
 
 def notify_customer(svc: Services, payload: dict[str, Any]) -> None:

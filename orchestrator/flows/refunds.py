@@ -98,7 +98,7 @@ def cancel(svc: Services, order_id: str, reason: str = "customer_request") -> di
     order = orders.load(svc, order_id)
     if order["status"] == "cancelled":
         return order
-    if order["status"] == "pending":
+    if order["status"] == "pending" or order["step"] == "fulfilling":  # wait for shipments to be booked
         raise ProblemError(409, "Order still being placed", "retry when it is confirmed or failed",
                            type_="/problems/order-in-progress", retry_after=2)
     if order["status"] == "failed":

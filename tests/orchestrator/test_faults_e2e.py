@@ -48,7 +48,7 @@ def test_capture_commit_then_fail_charges_exactly_once(sb: Sandbox) -> None:
     assert len(calls) >= 2, "the lost answer was retried"
     payment = requests.get(f"{sb.sims['payment'].url}/payments/{order['payment_id']}", timeout=10).json()
     assert payment["amount_captured"] == order["amount"], "captured once, not twice"
-    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    today = dt.datetime.now(dt.UTC).date().isoformat()
     report = requests.get(f"{sb.sims['payment'].url}/settlements", params={"date": today}, timeout=10).json()
     assert len([e for e in report["entries"] if e["reference"] == order["id"] and e["type"] == "capture"]) == 1
 
@@ -187,13 +187,18 @@ def test_kill_9_mid_checkout_then_restart_completes_and_reconciles(sb: Sandbox) 
         except requests.RequestException as exc:
             outcome["error"] = exc
 
+    sales_before = {e["idempotency_key"] for e in sb.journal("legacy", "createCashSale")}
+
+    def sale_recorded() -> bool:
+        return any(e["status"] == 201 and e["idempotency_key"] not in sales_before
+                   for e in sb.journal("legacy", "createCashSale"))
+
     thread = threading.Thread(target=place)
     thread.start()
     deadline = time.monotonic() + 10
-    while not sb.journal("payment", "authorizePayment") or not any(
-            e["idempotency_key"] and e["idempotency_key"].startswith("ord_") and e["status"] == 201
-            for e in sb.journal("legacy", "createCashSale")[-1:]) and time.monotonic() < deadline:
+    while not sale_recorded() and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert sale_recorded(), "the checkout never reached the capture step"
     time.sleep(0.3)  # the capture is in flight (delayed 3 s by the payment simulator)
     assert sb.orch is not None
     sb.orch.kill9()
