@@ -9,6 +9,7 @@ trickle the body.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -192,7 +193,7 @@ class Simulator:
             "kind": "request", "ts": self.clock.timestamp(), "time": self.clock.iso(), "real_time": utc_iso(time.time()),
             "method": raw.method, "path": raw.path, "query": {k: v if len(v) > 1 else v[0] for k, v in raw.query.items()},
             "correlation_id": cid, "idempotency_key": raw.headers.get("idempotency-key"), "faults": [],
-            "idempotent_replay": False, "operation": None, "webhook": None,
+            "idempotent_replay": False, "operation": None, "webhook": None, "worker": os.getpid(),
         }
         outcome = self._handle(raw, cid, entry, sleep)
         duration_ms = (time.perf_counter() - started) * 1000
