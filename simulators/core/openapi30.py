@@ -59,12 +59,10 @@ def _int_format_bounds(schema: dict[str, Any]) -> None:
     if fmt not in _INT_RANGES or not (kind == "integer" or (isinstance(kind, list) and "integer" in kind)):
         return
     low, high = _INT_RANGES[fmt]
-    if "minimum" not in schema and not isinstance(schema.get("exclusiveMinimum"), (int, float)) or \
-            schema.get("exclusiveMinimum") is True:
-        schema.setdefault("minimum", low)
-    if "maximum" not in schema and not isinstance(schema.get("exclusiveMaximum"), (int, float)) or \
-            schema.get("exclusiveMaximum") is True:
-        schema.setdefault("maximum", high)
+    for bound, excl, value in (("minimum", "exclusiveMinimum", low), ("maximum", "exclusiveMaximum", high)):
+        numeric_excl = isinstance(schema.get(excl), (int, float)) and not isinstance(schema.get(excl), bool)
+        if bound not in schema and not numeric_excl:
+            schema[bound] = value
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
