@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -21,10 +23,17 @@ class Metrics:
                                   ["simulator", "operation"], registry=self.registry)
         self.latency = Histogram("sandbox_request_duration_seconds", "Time to answer, faults included",
                                  ["simulator", "operation"], buckets=_BUCKETS, registry=self.registry)
+        self._children: dict[tuple[str, int | None], tuple[Any, Any]] = {}
 
     def observe(self, operation: str, status: int | None, seconds: float, faults: list[str]) -> None:
-        self.requests.labels(self.simulator, operation, str(status) if status else "lost").inc()
-        self.latency.labels(self.simulator, operation).observe(seconds)
+        key = (operation, status)
+        children = self._children.get(key)
+        if children is None:  # labels() takes a lock and builds tuples: look each pair up once
+            children = (self.requests.labels(self.simulator, operation, str(status) if status else "lost"),
+                        self.latency.labels(self.simulator, operation))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
         for rule in faults:
             self.faults.labels(self.simulator, rule).inc()
 

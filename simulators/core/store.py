@@ -309,13 +309,11 @@ class SQLiteStore(StateStore):
     def journal_append(self, entry: dict[str, Any]) -> int:
         with self.transaction():
             db = self._conn()
-            seq = db.execute("INSERT INTO journal(entry) VALUES (x'7b7d')").lastrowid
+            seq = db.execute("INSERT INTO journal(entry) VALUES (?)", (_dump(entry),)).lastrowid
             assert seq is not None
-            entry["seq"] = seq
-            db.execute("UPDATE journal SET entry=? WHERE seq=?", (_dump(entry), seq))
-            cutoff = seq - self.journal_capacity
-            if cutoff > 0 and seq % 64 == 0:
-                db.execute("DELETE FROM journal WHERE seq <= ?", (cutoff,))
+            entry["seq"] = seq  # stored without it: the row id is the sequence number
+            if seq % 64 == 0 and seq > self.journal_capacity:
+                db.execute("DELETE FROM journal WHERE seq <= ?", (seq - self.journal_capacity,))
             return int(seq)
 
     def journal_update(self, seq: int, changes: dict[str, Any]) -> None:
@@ -324,6 +322,7 @@ class SQLiteStore(StateStore):
             if row:
                 entry = _load(row[0])
                 entry.update(changes)
+                entry.pop("seq", None)
                 self._conn().execute("UPDATE journal SET entry=? WHERE seq=?", (_dump(entry), seq))
 
     def _journal_window(self) -> tuple[int, int]:
@@ -336,8 +335,8 @@ class SQLiteStore(StateStore):
     def journal_entries(self) -> list[dict[str, Any]]:
         with self._lock:
             first, _ = self._journal_window()
-            rows = self._conn().execute("SELECT entry FROM journal WHERE seq >= ? ORDER BY seq", (first,)).fetchall()
-        return [_load(r[0]) for r in rows]
+            rows = self._conn().execute("SELECT seq, entry FROM journal WHERE seq >= ? ORDER BY seq", (first,)).fetchall()
+        return [{**_load(entry), "seq": seq} for seq, entry in rows]
 
     def journal_stats(self) -> dict[str, int]:
         with self._lock:
