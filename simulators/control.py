@@ -113,7 +113,7 @@ class Control:
         return Reply(204)
 
     def load_profile(self, name: str) -> list[dict[str, Any]]:
-        path = find_profile(name, self.profiles_dirs)
+        path = find_profile(name, [str(d) for d in self.profiles_dirs])
         rules = load_profile_file(path, simulator=self.sim.name, known_operations=self.sim.faults.known_operations)
         return self.sim.faults.load_profile(rules)
 

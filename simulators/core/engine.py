@@ -247,9 +247,9 @@ class Simulator:
             slot = claimed.key
             if claimed.replay is not None:
                 entry["idempotent_replay"] = True
-                r = claimed.replay
-                headers = {**r["headers"], idempotency.REPLAY_HEADER: "true", "X-Correlation-ID": cid}
-                return self._finish(Outcome(r["status"], headers, r["body"].encode()), plan)
+                stored = claimed.replay
+                headers = {**stored["headers"], idempotency.REPLAY_HEADER: "true", "X-Correlation-ID": cid}
+                return self._finish(Outcome(stored["status"], headers, stored["body"].encode()), plan)
             request = Request(op.operation_id, raw.method, raw.path, vreq.path, vreq.query, raw.headers,
                               vreq.body, cid, key)
             status, headers, body = self._answer(op, request, cid)

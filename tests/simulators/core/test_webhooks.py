@@ -14,8 +14,8 @@ import pytest
 
 from simulators.core.clock import Clock, parse_instant
 from simulators.core.errors import ProblemError
-from simulators.core.store import MemoryStore, SQLiteStore, StateStore
 from simulators.core.faults import FaultEngine
+from simulators.core.store import MemoryStore, SQLiteStore, StateStore
 from simulators.core.webhooks import WebhookDispatcher, sign, verify_signature
 
 SECRET = "whsec_test"
