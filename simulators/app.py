@@ -34,7 +34,7 @@ def create_app(
     seed: int = 0,
     store: StateStore | str | None = None,
     strict: bool = True,
-    behaviours: Behaviours | None | str = "auto",
+    behaviours: Behaviours | str | None = "auto",
     config: dict[str, Any] | None = None,
     profile: str | None = None,
     profiles_dirs: list[str | Path] | None = None,
@@ -92,8 +92,8 @@ def respond(outcome: Outcome, environ: dict[str, Any]) -> Response:
     if outcome.after is not None:
         kind, arg = outcome.after
         if kind == "status":
-            from .core.errors import ProblemError
             from .core.engine import problem_outcome
+            from .core.errors import ProblemError
 
             status = int(arg or 502)
             p = ProblemError(status, "Response lost after commit", "injected by commit_then_fail: the work was done")
