@@ -78,7 +78,8 @@ def main() -> None:
         path.parent.mkdir(exist_ok=True)
         store = f"sqlite:///{path}"
     app = simulator_app(store) if args.which == "simulator" else bare_app()
-    serve(lambda: app, port=0, workers=args.workers, on_ready=announce, name=f"bench-{args.which}")
+    serve(lambda: app, port=0, workers=args.workers, on_ready=announce, name=f"bench-{args.which}",
+          cleanup=[store.removeprefix("sqlite:///")] if store and not args.store else [])
 
 
 if __name__ == "__main__":

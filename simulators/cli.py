@@ -49,8 +49,10 @@ def serve_command(contract: str, name: str | None, host: str, port: int, seed: i
     if workers > 1 and store == "memory":
         raise click.UsageError("--workers > 1 needs a shared store: leave --store out (SQLite is chosen) "
                                "or pass --store sqlite:///PATH")
+    temporary: list[str] = []
     if workers > 1 and not store:
         path = Path(".sandbox") / f"{name}-{os.getpid()}.db"
+        temporary.append(str(path))
         path.parent.mkdir(exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -68,7 +70,8 @@ def serve_command(contract: str, name: str | None, host: str, port: int, seed: i
 
     from .server import serve
 
-    serve(lambda: app, host=host, port=port, workers=workers, on_ready=announce, name=f"sandbox-{name}")
+    serve(lambda: app, host=host, port=port, workers=workers, on_ready=announce, name=f"sandbox-{name}",
+          cleanup=temporary)
 
 
 def parse_options(options: tuple[str, ...]) -> dict[str, object]:

@@ -3,6 +3,7 @@ not a worker (docs/performance.md has the measurements that chose this)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -63,8 +64,9 @@ def serve(
     connections: int = 2000,
     on_ready: Callable[[str], None] | None = None,
     name: str = "sandbox",
+    cleanup: list[str] | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT; on_ready gets the URL once the socket listens."""
+    """Run until SIGTERM/SIGINT; on_ready gets the URL once the socket listens; remove `cleanup` files after."""
     sock = bind_socket(host, port)
     bound = sock.getsockname()[1]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{bound}"
@@ -92,5 +94,13 @@ def serve(
         "keepalive": 30,
         "proc_name": name,
     }
-    _Server(factory, options).run()
+    master = os.getpid()
+    try:
+        _Server(factory, options).run()
+    finally:
+        if os.getpid() == master:  # forked workers unwind through here too: only the master cleans up
+            for path in cleanup or []:
+                for suffix in ("", "-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(f"{path}{suffix}")
     sys.exit(0)
