@@ -7,6 +7,9 @@ method and the path in snake case (`GET /payments/{paymentId}` -> `get_payments_
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,10 +169,26 @@ def _check_operation_ids(name: str, document: dict[str, Any]) -> None:
         seen[op_id] = where
 
 
+def _check_cache_entry(document: dict[str, Any]) -> Path | None:
+    """Where a passed check of this exact document is remembered (the verdict depends on content only)."""
+    if os.environ.get("SANDBOX_NO_SPEC_CACHE"):
+        return None
+    from importlib.metadata import version
+
+    import orjson
+
+    digest = hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+                            + version("openapi-spec-validator").encode()).hexdigest()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "commerce-sandbox" / "spec-checked"
+    return base / digest
+
+
 def _spec_check(name: str, document: dict[str, Any]) -> None:
+    remembered = _check_cache_entry(document)
+    if remembered is not None and remembered.exists():
+        return  # the same document passed before: skip the slowest part of a start (import + check)
     from openapi_spec_validator import validate
     from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
-
     try:
         validate(document)
     except OpenAPIValidationError as exc:
@@ -178,6 +197,10 @@ def _spec_check(name: str, document: dict[str, Any]) -> None:
         raise ContractError(name, pointer, f"invalid OpenAPI document: {str(exc.message).splitlines()[0]}") from None
     except Exception as exc:  # the validator's own failures (e.g. a ref it cannot follow)
         raise ContractError(name, "/", f"invalid OpenAPI document: {exc}") from None
+    if remembered is not None:
+        with contextlib.suppress(OSError):  # a read-only home only costs the next start its speed
+            remembered.parent.mkdir(parents=True, exist_ok=True)
+            remembered.touch()
 
 
 def _iter_operations(paths: dict[str, Any], base: str) -> Any:
