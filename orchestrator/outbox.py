@@ -72,9 +72,11 @@ class Outbox:
             sa.select(self.t.c.id).where(self.t.c.status == "pending", self.t.c.available_at <= now,
                                          self.t.c.lease_until <= now)
             .order_by(self.t.c.available_at, self.t.c.id).limit(limit))
-        claimed = []
-        for row in due:
-            with self.store.tx() as conn:
+        claimed: list[dict[str, Any]] = []
+        if not due:
+            return claimed
+        with self.store.tx() as conn:  # one write transaction for the whole batch
+            for row in due:
                 ok = conn.execute(
                     sa.update(self.t).where(self.t.c.id == row["id"], self.t.c.status == "pending",
                                             self.t.c.lease_until <= now)

@@ -96,18 +96,23 @@ def advance(svc: Services, order_id: str, *, inline: bool) -> None:
     """Run the order's remaining steps under its lease; raises Defer when another runner holds it."""
     t = svc.store.t["orders"]
     now = time.time()
-    if not svc.store.update("orders", order_id, {"lease_until": now + svc.config.checkout_lease_s},
-                            where=t.c.lease_until <= now):
-        row = svc.store.get("orders", order_id)
-        raise Defer(max(0.1, (row or {}).get("lease_until", now) - now), "order leased by another runner")
+    with svc.store.tx() as conn:
+        leased = svc.store.update("orders", order_id, {"lease_until": now + svc.config.checkout_lease_s},
+                                  where=t.c.lease_until <= now, conn=conn)
+        order = svc.store.get("orders", order_id, conn)
+    if order is None:
+        raise ProblemError(404, "Order not found", f"no order '{order_id}'")
+    if not leased:
+        raise Defer(max(0.1, order["lease_until"] - now), "order leased by another runner")
     try:
         while True:
-            order = orders.load(svc, order_id)
+            if order.pop("_stale", False):
+                order = orders.load(svc, order_id)
             if order["status"] in orders.TERMINAL or order["step"] in AFTER_CAPTURE:
                 return
             step = STEPS[order["step"]]
             try:
-                step(svc, order)
+                step(svc, order)  # moves `order` on in place (or marks it _stale)
             except ProviderUnavailable as exc:
                 _unavailable(svc, order, exc, inline=inline)
                 return
@@ -136,10 +141,11 @@ def _unavailable(svc: Services, order: dict[str, Any], exc: ProviderUnavailable,
 def _fail(svc: Services, order: dict[str, Any], reason: str, detail: str, *, conn: Any,
           step: str = "failed", **values: Any) -> None:
     """End the order as failed with a reason (nothing is left charged by the caller's contract)."""
-    svc.store.update("orders", order["id"], orders.touch({"status": "failed", "step": step,
-                                                          "reason": f"{reason}: {detail}"[:500]
-                                                          if reason != "payment_unavailable" else reason,
-                                                          **values}), conn=conn)
+    final = orders.touch({"status": "failed", "step": step,
+                          "reason": f"{reason}: {detail}"[:500] if reason != "payment_unavailable" else reason,
+                          **values})
+    svc.store.update("orders", order["id"], final, conn=conn)
+    order.update(final)
     svc.outbox.complete(f"{PROCESS}:{order['id']}", conn)
     if reason != "payment_unavailable":
         metrics.CHECKOUTS.labels("failed", reason).inc()
@@ -148,9 +154,14 @@ def _fail(svc: Services, order: dict[str, Any], reason: str, detail: str, *, con
 
 def _cas(svc: Services, order: dict[str, Any], values: dict[str, Any], conn: Any = None) -> bool:
     """Move the order on from the step it was read at; False when someone else already did."""
-    values = {**values, "lease_until": time.time() + svc.config.checkout_lease_s}
-    return svc.store.update("orders", order["id"], orders.touch(values),
-                            where=svc.store.t["orders"].c.step == order["step"], conn=conn)
+    values = orders.touch({**values, "lease_until": time.time() + svc.config.checkout_lease_s})
+    ok = svc.store.update("orders", order["id"], values, where=svc.store.t["orders"].c.step == order["step"],
+                          conn=conn)
+    if ok:
+        order.update(values)
+    else:
+        order["_stale"] = True
+    return ok
 
 
 # -- the steps -----------------------------------------------------------------------------------

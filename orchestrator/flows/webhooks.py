@@ -64,66 +64,65 @@ def receive(svc: Services, provider: str, headers: dict[str, str], raw: bytes) -
     created = _parse_time(event.get("created_at"))
     if created is not None:
         metrics.WEBHOOK_LAG.labels(provider).observe(max(0.0, time.time() - created))
+    apply = _apply_payment if provider == "payment" else _apply_shipment
     try:
-        svc.store.insert("webhook_events", {
-            "event_id": event_id, "provider": provider, "type": str(event.get("type")),
-            "object_id": obj.get("id"), "sequence": sequence, "applied": False, "payload": event,
-            "received_at": time.time()})
+        with svc.store.tx() as conn:  # dedup record and state change commit together
+            svc.store.insert("webhook_events", {
+                "event_id": event_id, "provider": provider, "type": str(event.get("type")),
+                "object_id": obj.get("id"), "sequence": sequence, "applied": False, "payload": event,
+                "received_at": time.time()}, conn=conn)
+            outcome = apply(svc, conn, obj, sequence)
+            if outcome == "applied":
+                svc.store.update("webhook_events", event_id, {"applied": True}, conn=conn)
     except sa.exc.IntegrityError:
         metrics.WEBHOOKS.labels(provider, "duplicate").inc()
         return {"status": "duplicate", "event_id": event_id}
-    apply = _apply_payment if provider == "payment" else _apply_shipment
-    outcome = apply(svc, obj, sequence)
-    if outcome == "applied":
-        svc.store.update("webhook_events", event_id, {"applied": True})
     metrics.WEBHOOKS.labels(provider, outcome).inc()
     log.info("webhook received", extra={"provider": provider, "event_id": event_id, "type": event.get("type"),
                                         "sequence": sequence, "outcome": outcome})
     return {"status": outcome, "event_id": event_id}
 
 
-def _apply_payment(svc: Services, payment: dict[str, Any], sequence: int) -> str:
+def _apply_payment(svc: Services, conn: Any, payment: dict[str, Any], sequence: int) -> str:
     """Record the payment's status on its order unless a later event was already applied."""
     t = svc.store.t["orders"]
     match = sa.or_(t.c.payment_id == payment.get("id"), t.c.id == payment.get("reference"))
-    with svc.store.tx() as conn:
-        row = conn.execute(sa.select(t.c.id, t.c.payment_seq).where(match)).mappings().first()
-        if row is None:
-            return "ignored"
-        changed = conn.execute(sa.update(t).where(t.c.id == row["id"], t.c.payment_seq < sequence).values(
-            payment_status=payment.get("status"), payment_seq=sequence, updated_at=time.time())).rowcount
+    row = conn.execute(sa.select(t.c.id, t.c.payment_seq).where(match)).mappings().first()
+    if row is None:
+        return "ignored"
+    changed = conn.execute(sa.update(t).where(t.c.id == row["id"], t.c.payment_seq < sequence).values(
+        payment_status=payment.get("status"), payment_seq=sequence, updated_at=time.time())).rowcount
     return "applied" if changed else "stale"
 
 
-def _apply_shipment(svc: Services, shipment: dict[str, Any], sequence: int) -> str:
+def _apply_shipment(svc: Services, conn: Any, shipment: dict[str, Any], sequence: int) -> str:
     """Move a shipment on, never backwards (a late `in_transit` never overwrites `delivered`)."""
     t = svc.store.t["shipments"]
     status = shipment.get("status")
-    with svc.store.tx() as conn:
-        row = svc.store.get("shipments", shipment.get("id"), conn)
-        if row is None:
-            order = svc.store.get("orders", shipment.get("order_reference"), conn)
-            if order is None:
-                return "ignored"
-            conn.execute(sa.insert(t).values(id=shipment["id"], order_id=order["id"], status=status,
-                                             last_sequence=sequence, items=[],
-                                             data={"tracking_number": shipment.get("tracking_number")},
-                                             updated_at=time.time()))
-            order_id = order["id"]
-        else:
-            order_id = row["order_id"]
-            changed = conn.execute(sa.update(t).where(
-                t.c.id == row["id"], t.c.last_sequence < sequence, t.c.status.not_in(FINAL_SHIPMENT)).values(
-                status=status, last_sequence=sequence, updated_at=time.time())).rowcount
-            if not changed:
-                return "stale"
-        statuses = [r["status"] for r in conn.execute(sa.select(t.c.status).where(t.c.order_id == order_id))
-                    .mappings()]
-        ot = svc.store.t["orders"]
-        conn.execute(sa.update(ot).where(ot.c.id == order_id, ot.c.status != "cancelled").values(
-            fulfilment_status=orders.fulfilment_status(statuses), updated_at=time.time()))
-        if status == "in_transit":
-            svc.outbox.enqueue(conn, "notify.customer", f"notify:{order_id}:shipment_dispatched:{shipment['id']}",
-                               {"order_id": order_id, "template": "shipment_dispatched", "suffix": shipment["id"],
-                                "variables": {"tracking_number": shipment.get("tracking_number", "")}})
+    row = svc.store.get("shipments", shipment.get("id"), conn)
+    if row is None:
+        order = svc.store.get("orders", shipment.get("order_reference"), conn)
+        if order is None:
+            return "ignored"
+        conn.execute(sa.insert(t).values(id=shipment["id"], order_id=order["id"], status=status,
+                                         last_sequence=sequence, items=[],
+                                         data={"tracking_number": shipment.get("tracking_number")},
+                                         updated_at=time.time()))
+        order_id = order["id"]
+    else:
+        order_id = row["order_id"]
+        changed = conn.execute(sa.update(t).where(
+            t.c.id == row["id"], t.c.last_sequence < sequence, t.c.status.not_in(FINAL_SHIPMENT)).values(
+            status=status, last_sequence=sequence, updated_at=time.time())).rowcount
+        if not changed:
+            return "stale"
+    statuses = [r["status"] for r in conn.execute(sa.select(t.c.status).where(t.c.order_id == order_id))
+                .mappings()]
+    ot = svc.store.t["orders"]
+    conn.execute(sa.update(ot).where(ot.c.id == order_id, ot.c.status != "cancelled").values(
+        fulfilment_status=orders.fulfilment_status(statuses), updated_at=time.time()))
+    if status == "in_transit":
+        svc.outbox.enqueue(conn, "notify.customer", f"notify:{order_id}:shipment_dispatched:{shipment['id']}",
+                           {"order_id": order_id, "template": "shipment_dispatched", "suffix": shipment["id"],
+                            "variables": {"tracking_number": shipment.get("tracking_number", "")}})
     return "applied"
