@@ -10,15 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response
 
 from .core.behaviours import Behaviours
 from .core.contract import load_contract
-from .core.engine import Outcome, RawRequest, Simulator
+from .core.engine import Outcome, Simulator
 from .core.store import StateStore, open_store
 
-ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-CONTROL_PREFIX = "/__sandbox"
 MAX_HOLD_S = 120.0
 
 
@@ -66,21 +64,9 @@ def create_app(
     if webhook_target and sim.webhooks is not None:
         sim.webhooks.set_target(webhook_target)
 
-    def serve(path: str = "") -> Any:
-        raw = RawRequest(
-            method=request.method,
-            path=request.path,
-            query={k: request.args.getlist(k) for k in request.args},
-            headers={k.lower(): v for k, v in request.headers.items()},
-            body=request.get_data(cache=False),
-        )
-        target = ctl.control_sim if raw.path.startswith(CONTROL_PREFIX) else sim
-        if target is ctl.control_sim:
-            ctl.authorize(raw)
-        return respond(target.handle(raw), request.environ)
+    from .wsgi import SimulatorWSGI
 
-    app.add_url_rule("/", "serve", serve, methods=ALL_METHODS)
-    app.add_url_rule("/<path:path>", "serve_path", serve, methods=ALL_METHODS)
+    app.wsgi_app = SimulatorWSGI(sim, ctl, respond)  # type: ignore[method-assign]
     return app
 
 
