@@ -187,6 +187,10 @@ class Simulator:
 
     # ------------------------------------------------------------------ the pipeline
     def handle(self, raw: RawRequest, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+        with self.store.request_scope():
+            return self._handle_scoped(raw, sleep)
+
+    def _handle_scoped(self, raw: RawRequest, sleep: Callable[[float], None]) -> Outcome:
         started = time.perf_counter()
         cid = raw.headers.get("x-correlation-id") or uuid.uuid4().hex
         entry: dict[str, Any] = {

@@ -95,6 +95,11 @@ class StateStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
+    @contextmanager
+    def request_scope(self) -> Iterator[None]:
+        """One request's view: backends that pay per read may answer version() from one snapshot."""
+        yield
+
 
 class MemoryStore(StateStore):
     """Process memory: the default for one worker."""
@@ -207,6 +212,7 @@ class SQLiteStore(StateStore):
         self._depth = 0
         self._pid = -1
         self._db: sqlite3.Connection | None = None
+        self._local = threading.local()  # greenlet-local under gevent: one request's version snapshot
         self._conn()
 
     def _conn(self) -> sqlite3.Connection:
@@ -244,9 +250,20 @@ class SQLiteStore(StateStore):
                 self._depth = 0
 
     def _touch(self, ns: str) -> None:
+        self._local.versions = None  # this request changed something: read versions afresh
         self._conn().execute(
             "INSERT INTO versions(ns, v) VALUES (?, 1) ON CONFLICT(ns) DO UPDATE SET v = v + 1", (ns,)
         )
+
+    @contextmanager
+    def request_scope(self) -> Iterator[None]:
+        """Read every namespace's version once per request instead of once per version() call."""
+        with self._lock:
+            self._local.versions = dict(self._conn().execute("SELECT ns, v FROM versions").fetchall())
+        try:
+            yield
+        finally:
+            self._local.versions = None
 
     def get(self, ns: str, key: str) -> Any | None:
         with self._lock:
@@ -298,6 +315,9 @@ class SQLiteStore(StateStore):
             return value
 
     def version(self, ns: str) -> int:
+        snapshot = getattr(self._local, "versions", None)
+        if snapshot is not None:
+            return int(snapshot.get(ns, 0))
         with self._lock:
             row = self._conn().execute("SELECT v FROM versions WHERE ns=?", (ns,)).fetchone()
         return int(row[0]) if row else 0
@@ -307,7 +327,7 @@ class SQLiteStore(StateStore):
         return int(row[0]) if row else 0
 
     def journal_append(self, entry: dict[str, Any]) -> int:
-        with self.transaction():
+        with self._lock:  # one INSERT is its own transaction: no BEGIN/COMMIT round trips
             db = self._conn()
             seq = db.execute("INSERT INTO journal(entry) VALUES (?)", (_dump(entry),)).lastrowid
             assert seq is not None
