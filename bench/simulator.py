@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import statistics
 import shutil
 import subprocess
 import sys
@@ -75,6 +76,20 @@ def rss_mib(child: ChildProcess) -> float:
     return total / 1024
 
 
+def paired(sim_url: str, bare_url: str, connections: int, seconds: int, rounds: int,
+           lua: str | None) -> tuple[dict[str, float], dict[str, float]]:
+    """Alternate simulator and bare Flask runs; the median of each (the machine's load hits both alike)."""
+    runs: dict[str, list[dict[str, float]]] = {"sim": [], "bare": []}
+    for _ in range(rounds):
+        runs["sim"].append(wrk(sim_url, connections, seconds, lua))
+        runs["bare"].append(wrk(bare_url, connections, seconds, lua))
+
+    def median(results: list[dict[str, float]]) -> dict[str, float]:
+        return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+    return median(runs["sim"]), median(runs["bare"])
+
+
 def row(label: str, sim: dict[str, float], bare: dict[str, float] | None) -> str:
     ratio = f"{sim['rps'] / bare['rps']:.2f}" if bare else "-"
     b = f"{bare['rps']:>8.0f} {bare['p50']:>6.2f} {bare['p99']:>7.2f}" if bare else f"{'-':>8} {'-':>6} {'-':>7}"
@@ -85,11 +100,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="3-second runs")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per case; medians are printed")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/simulator.py needs wrk: apt-get install wrk")
     seconds = 3 if args.quick else args.duration
-    print(f"| case ({seconds}s each) | simulator req/s p50 p99 (ms) | bare Flask req/s p50 p99 (ms) | ratio |")
+    print(f"| case (median of {args.rounds} alternating {seconds}s runs) | simulator req/s p50 p99 (ms) | bare Flask req/s p50 p99 (ms) | ratio |")
     print("|---|---|---|---|")
     rss = {}
     for workers in (1, 2):
@@ -98,8 +114,7 @@ def main() -> None:
         try:
             for label, path, lua in (("validated POST /notes", "/notes", POST_LUA),
                                      ("validated GET /orders/{id}", "/orders/ord_1", None)):
-                s = wrk(sim.url + path, 32, seconds, lua)
-                b = wrk(bare.url + path, 32, seconds, lua)
+                s, b = paired(sim.url + path, bare.url + path, 32, seconds, args.rounds, lua)
                 print(row(f"{label}, 32 conns, {workers} worker(s)", s, b), flush=True)
                 requests.delete(f"{sim.url}/__sandbox/journal", timeout=10)
             if workers == 1:
