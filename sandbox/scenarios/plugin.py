@@ -64,8 +64,9 @@ class ScenarioFile(pytest.File):
         loaded = load_file(self.path)
         errors = []
         base_saved = saved_names(loaded.defaults.data) | included_saves(loaded.defaults) if loaded.defaults else set()
-        if loaded.defaults is not None:
-            errors += check_document(loaded.defaults, catalog, kind="defaults")
+        if loaded.defaults is not None:  # defaults may read values that each scenario's vars provide
+            every = set().union(*(saved_names(d.data) | included_saves(d) for d in loaded.scenarios))
+            errors += check_document(loaded.defaults, catalog, kind="defaults", saved=every)
             errors += _check_includes(loaded.defaults, catalog)
         for doc in loaded.scenarios:
             errors += check_document(doc, catalog, saved=base_saved)
