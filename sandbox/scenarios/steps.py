@@ -8,7 +8,7 @@ from typing import Any
 from .catalog import SUT
 from .http import Exchange, Session, StepFailure
 from .loader import Document, read_documents
-from .values import MISSING, TemplateError, extract, match
+from .values import MISSING, TemplateError, extract, is_matcher, match
 
 Parts = tuple[str | int, ...]
 DEFAULT_EVENTUALLY_S = 15.0
@@ -132,7 +132,7 @@ class StepRunner:
         for key, expected in (expect.get("headers") or {}).items():
             want = self.render(doc, (*parts, "expect", "headers", key), expected)
             actual = next((v for k, v in ex.response_headers.items() if k.lower() == str(key).lower()), MISSING)
-            if isinstance(want, int) and isinstance(actual, str) and actual.isdigit():
+            if (isinstance(want, int) or is_matcher(want)) and isinstance(actual, str) and actual.isdigit():
                 actual = int(actual)
             good, reason = match(want, actual)
             if not good:
