@@ -35,13 +35,20 @@ def _setup(environment: Environment, **_: Any) -> None:
         return
     host = (environment.host or "").rstrip("/")
     legacy = endpoints(environment).get("legacy")
+    skus: list[str] = []
     if legacy:
-        products = control.get(f"{legacy}/products", params={"limit": 100}, timeout=30).json()
-        skus = [p["sku"] for p in products.get("items", [])]
+        cursor = None
+        for _ in range(100):  # the backend pages at 25 whatever limit says: follow next_cursor
+            page = control.get(f"{legacy}/products", timeout=30,
+                               params={"limit": 100, **({"cursor": cursor} if cursor else {})}).json()
+            skus += [p["sku"] for p in page.get("items", [])]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
         for sku in skus:
             control.post(f"{legacy}/__sandbox/states/product-stock", json={"sku": sku, "stock": STOCK}, timeout=30)
     r = control.post(f"{host}/catalog/sync", json={"mode": "bulk"}, timeout=60)
-    log.info("set-up: stock on %s, catalog sync %s", "legacy" if legacy else "nothing (no endpoints)", r.status_code)
+    log.info("set-up: stock on %d products, catalog sync %s", len(skus), r.status_code)
 
 
 class Shopper(HttpUser):
@@ -174,8 +181,8 @@ class CashBuyer(Shopper):
             body = {"customer_id": customer["id"], "payment_type": "cash", "items": items,
                     "delivery_address_id": customer["address_id"],
                     "payment": {"card": CARD_DECLINED if declined else CARD_OK}}
-            r = self.place(body, expect=(402,) if declined else (201, 202))
-            if not declined:
+            r = self.place(body, expect=(402, 202) if declined else (201, 202))  # 202: pending, decided later
+            if r.status_code != 402:
                 _orders.append(r.json()["id"])
 
 

@@ -34,7 +34,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
 
 @click.command("load")
 @click.option("--shape", type=click.Choice(["ramp", "spike", "soak"]), help="Load shape (default ramp; none with --rate).")
-@click.option("--users", "-u", type=int, help="Peak users (default 20; with --rate: enough for the rate).")
+@click.option("--users", "-u", type=int, help="Peak users (default 30; with --rate: enough for the rate).")
 @click.option("--spawn-rate", "-r", type=float, help="Users started per second (default: users / 5).")
 @click.option("--duration", "-t", default="1m", show_default=True, callback=_duration, help="30s, 2m, 1m30s.")
 @click.option("--timeline", type=click.Path(dir_okay=False), help="Fault timeline YAML applied during the run.")
@@ -54,13 +54,15 @@ def load(shape: str | None, users: int | None, spawn_rate: float | None, duratio
          report_dir: str, config_path: str, endpoints_path: str, fresh: bool) -> None:
     """Run Locust headless against the sandbox or a URL; write the HTML report and CSVs; print the SLO table."""
     slo_file = load_slo(slo) if slo else None
+    if timeline:
+        load_timeline(timeline, run_seconds=duration)  # file:line errors before anything starts
     if contract and not url:
         raise click.UsageError("--contract needs --url (the service to load, e.g. a simulator's URL)")
     if rate is not None and rate <= 0:
         raise click.BadParameter("must be > 0", param_hint="--rate")
     if rate and not users:
         users = max(2, math.ceil(rate * 0.3))  # enough users: each can hold ~3 req/s at 300 ms per request
-    users = users or 20
+    users = users or 30
     shape = shape or (None if rate else "ramp")
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(report_dir) / f"load-{stamp}"

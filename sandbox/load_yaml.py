@@ -65,9 +65,12 @@ def read_marked(path: str | Path, what: str) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
+        mark = getattr(e, "context_mark", None) or getattr(e, "problem_mark", None)  # where the broken node starts
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise LoadFileError(f"{where}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
+        context = f"{e.context}, " if getattr(e, "context", None) else ""
+        problem = getattr(e, "problem_mark", None)
+        at = f" (line {problem.line + 1})" if problem and problem is not mark else ""
+        raise LoadFileError(f"{where}: not valid YAML: {context}{getattr(e, 'problem', None) or e}{at}") from None
 
 
 def line(node: Any, key: Any = None) -> int:
