@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,9 @@ class Store:
         self.prefix = prefix
         self.is_sqlite = self.url.startswith("sqlite")
         self.engine = self._engine()
+        # SQLite allows one writer: queue this process's writers on a lock instead of SQLite's busy handler,
+        # whose sleeps (up to 100 ms each) would dominate latency under contention
+        self._write_lock: Any = threading.RLock() if self.is_sqlite else nullcontext()
         self.meta = sa.MetaData()
         self.t = _tables(self.meta, prefix)
 
@@ -193,8 +197,8 @@ class Store:
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
-        """One transaction: committed on success, rolled back on error."""
-        with self.engine.begin() as conn:
+        """One write transaction: committed on success, rolled back on error."""
+        with self._write_lock, self.engine.begin() as conn:
             yield conn
 
     @contextmanager

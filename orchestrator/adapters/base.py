@@ -90,6 +90,7 @@ class ProviderClient:
         self.base_url = base_url.rstrip("/")
         self.policy = policy or ClientPolicy()
         self.session = requests.Session()
+        self.session.trust_env = False  # no proxy/netrc look-ups per call (they cost ~0.7 ms of CPU each)
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
