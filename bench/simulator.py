@@ -10,6 +10,7 @@ first answer, RSS after the runs. Nothing here is asserted: these are measuremen
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -100,11 +101,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="3-second runs")
+    parser.add_argument("--write", action="store_true", help="also write the table into docs/performance.md")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per case; medians are printed")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/simulator.py needs wrk: apt-get install wrk")
     seconds = 3 if args.quick else args.duration
+    lines: list[str] = []
+
+    def print(text: str = "", **_: object) -> None:  # noqa: A001 - echo and keep every line for --write
+        lines.append(text)
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
     print(f"| case (median of {args.rounds} alternating {seconds}s runs) | simulator req/s p50 p99 (ms) | bare Flask req/s p50 p99 (ms) | ratio |")
     print("|---|---|---|---|")
     rss = {}
@@ -130,6 +139,26 @@ def main() -> None:
             bare.stop()
     print(f"\nRSS after the 1-worker runs (journal capacity 10,000): simulator {rss['simulator']:.0f} MiB, "
           f"bare Flask {rss['bare']:.0f} MiB")
+    if args.write:
+        write_section(lines, seconds, args.rounds)
+
+
+def write_section(lines: list[str], seconds: int, rounds: int) -> None:
+    """Replace this benchmark's section of docs/performance.md (between its markers) with this run."""
+    path = ROOT / "docs" / "performance.md"
+    begin, end = "<!-- bench/simulator.py:begin -->", "<!-- bench/simulator.py:end -->"
+    cpu = os.cpu_count()
+    body = "\n".join([
+        begin, "## Simulator vs bare Flask (bench/simulator.py)", "",
+        f"Same server (gunicorn, gevent workers), same handler, same worker count, wrk on the same {cpu}-CPU "
+        f"machine; each case alternates the two apps {rounds} times for {seconds} s and prints the medians. "
+        "Reproduce: `make bench` (or `.venv/bin/python bench/simulator.py --write`).", "", *lines, end])
+    text = path.read_text() if path.exists() else "# Performance\n"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + body + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + body + "\n"
+    path.write_text(text)
 
 
 if __name__ == "__main__":
