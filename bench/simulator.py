@@ -109,13 +109,14 @@ def main() -> None:
     seconds = 3 if args.quick else args.duration
     lines: list[str] = []
 
-    def print(text: str = "", **_: object) -> None:  # noqa: A001 - echo and keep every line for --write
+    def say(text: str = "") -> None:
+        """Print a line and keep it for --write."""
         lines.append(text)
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
-    print(f"| case (median of {args.rounds} alternating {seconds}s runs) | simulator req/s p50 p99 (ms) | bare Flask req/s p50 p99 (ms) | ratio |")
-    print("|---|---|---|---|")
+    say(f"| case (median of {args.rounds} alternating {seconds}s runs) | simulator req/s p50 p99 (ms) | bare Flask req/s p50 p99 (ms) | ratio |")
+    say("|---|---|---|---|")
     rss = {}
     for workers in (1, 2):
         sim, sim_start = start("simulator", workers)
@@ -124,20 +125,20 @@ def main() -> None:
             for label, path, lua in (("validated POST /notes", "/notes", POST_LUA),
                                      ("validated GET /orders/{id}", "/orders/ord_1", None)):
                 s, b = paired(sim.url + path, bare.url + path, 32, seconds, args.rounds, lua)
-                print(row(f"{label}, 32 conns, {workers} worker(s)", s, b), flush=True)
+                say(row(f"{label}, 32 conns, {workers} worker(s)", s, b))
                 requests.delete(f"{sim.url}/__sandbox/journal", timeout=10)
             if workers == 1:
-                print(f"| startup to first answer (s) | {sim_start:.2f} | {bare_start:.2f} | |")
+                say(f"| startup to first answer (s) | {sim_start:.2f} | {bare_start:.2f} | |")
                 requests.post(f"{sim.url}/__sandbox/faults", timeout=10, json={
                     "match": {"operation": "getOrder"},
                     "effects": [{"type": "delay", "distribution": {"type": "fixed", "ms": 50}}]})
                 s = wrk(sim.url + "/orders/ord_1", 128, seconds)
-                print(row("GET with a 50 ms delay rule, 128 conns, 1 worker", s, None), flush=True)
+                say(row("GET with a 50 ms delay rule, 128 conns, 1 worker", s, None))
                 rss["simulator"], rss["bare"] = rss_mib(sim), rss_mib(bare)
         finally:
             sim.stop()
             bare.stop()
-    print(f"\nRSS after the 1-worker runs (journal capacity 10,000): simulator {rss['simulator']:.0f} MiB, "
+    say(f"\nRSS after the 1-worker runs (journal capacity 10,000): simulator {rss['simulator']:.0f} MiB, "
           f"bare Flask {rss['bare']:.0f} MiB")
     if args.write:
         write_section(lines, seconds, args.rounds)
