@@ -63,7 +63,9 @@ def wrk(url: str, connections: int, seconds: int, lua: str | None = None) -> dic
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": pct("50"), "p99": pct("99"), "non2xx": float(errors.group(1)) if errors else 0.0}
+    count = re.search(r"(\d+) requests in", out)
+    return {"rps": rps, "p50": pct("50"), "p99": pct("99"), "non2xx": float(errors.group(1)) if errors else 0.0,
+            "requests": float(count.group(1)) if count else 0.0}
 
 
 def rss_mib(child: ChildProcess) -> float:
@@ -102,11 +104,16 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="3-second runs")
     parser.add_argument("--write", action="store_true", help="also write the table into docs/performance.md")
+    parser.add_argument("--soak", type=int, default=0, metavar="N",
+                        help="only: serve N requests (POST and GET) to one simulator, then report its RSS")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per case; medians are printed")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/simulator.py needs wrk: apt-get install wrk")
     seconds = 3 if args.quick else args.duration
+    if args.soak:
+        soak(args.soak)
+        return
     lines: list[str] = []
 
     def say(text: str = "") -> None:
@@ -142,6 +149,21 @@ def main() -> None:
           f"bare Flask {rss['bare']:.0f} MiB")
     if args.write:
         write_section(lines, seconds, args.rounds)
+
+
+def soak(total: int) -> None:
+    """RSS of a 1-worker simulator after `total` requests: the journal is a ring buffer, so it must level off."""
+    sim, _ = start("simulator", 1)
+    try:
+        served, checkpoints = 0, []
+        while served < total:
+            for path, lua in (("/notes", POST_LUA), ("/orders/ord_1", None)):
+                served += int(wrk(sim.url + path, 32, 20, lua)["requests"])
+            checkpoints.append((served, rss_mib(sim)))
+            sys.stdout.write(f"{served:>9,} requests: RSS {checkpoints[-1][1]:.0f} MiB\n")
+            sys.stdout.flush()
+    finally:
+        sim.stop()
 
 
 def write_section(lines: list[str], seconds: int, rounds: int) -> None:
