@@ -34,10 +34,11 @@ class ChildProcess:
         return self.process.pid
 
     def stop(self, timeout: float = 10) -> None:
+        """Quick shutdown (SIGINT: gunicorn does not wait for idle keep-alive connections), then SIGKILL."""
         if self.process.poll() is not None:
             return
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGINT)
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)

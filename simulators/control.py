@@ -147,7 +147,8 @@ class Control:
         params.update(req.body or {})
         with self.sim.store.transaction():
             result = state.handler(self.sim.ctx, params)
-        self.sim.tick()
+        self.sim.advance()
+        self.sim.deliver_soon()
         return {"state": state.name, "params": params, "result": result}
 
     def resources(self, req: Request) -> Any:
@@ -164,7 +165,8 @@ class Control:
 
     def set_clock(self, req: Request) -> Any:
         self.sim.clock.apply(req.body or {})
-        self.sim.tick()
+        self.sim.advance()  # state has moved on by the time the answer says the new time
+        self.sim.deliver_soon()
         return self.sim.clock.state()
 
     def _webhooks(self) -> Any:

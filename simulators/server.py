@@ -89,7 +89,7 @@ def serve(
         "preload_app": True,  # built once in the master; workers fork from it
         "accesslog": None,
         "loglevel": os.environ.get("SANDBOX_LOG_LEVEL", "warning"),
-        "graceful_timeout": 3,
+        "graceful_timeout": 1,
         "timeout": 180,
         "keepalive": 30,
         "proc_name": name,

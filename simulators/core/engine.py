@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -100,7 +101,7 @@ class Simulator:
         )
         self.ctx.faults = self.faults  # type: ignore[attr-defined]
         self.ctx.synth = self.synth  # type: ignore[attr-defined]
-        self._last_tick = 0.0
+        self._delivering = False
         # operationId -> check of the raw JSON body that runs before schema validation, for errors more
         # precise than a schema can give (the control API's fault rules: "unknown effect type 'dleay'")
         self.prevalidators: dict[str, Callable[[Any], None]] = {}
@@ -133,25 +134,41 @@ class Simulator:
         self.store.put("_sandbox", "initialized", True)
         self.run_reset_hooks()
 
-    def tick(self) -> None:
-        """Let clock-driven behaviour move on and deliver webhooks that are due."""
+    def advance(self) -> None:
+        """Let clock-driven behaviour move on (shipments progress, authorizations expire, KYC decided)."""
         if self.behaviours is not None:
             for hook in self.behaviours.tick_hooks:
                 try:
                     hook(self.ctx)
                 except Exception:
                     log.exception("tick hook %s of %s failed", getattr(hook, "__name__", hook), self.name)
+
+    def deliver(self) -> None:
+        """Send the webhooks that are due."""
         if self.webhooks is not None:
             try:
                 self.webhooks.tick()
             except Exception:
                 log.exception("webhook delivery of %s failed", self.name)
 
-    def maybe_tick(self, every_s: float = 0.5) -> None:
-        now = time.monotonic()
-        if now - self._last_tick >= every_s:
-            self._last_tick = now
-            self.tick()
+    def tick(self) -> None:
+        """Both, in the background ticker: behaviour first, then the webhooks it made due."""
+        self.advance()
+        self.deliver()
+
+    def deliver_soon(self) -> None:
+        """Deliver due webhooks off the request path: a request never waits on a webhook receiver."""
+        if self.webhooks is None or self._delivering:
+            return
+        self._delivering = True
+
+        def run() -> None:
+            try:
+                self.deliver()
+            finally:
+                self._delivering = False
+
+        threading.Thread(target=run, name=f"{self.name}-webhooks", daemon=True).start()
 
     # ------------------------------------------------------------------ answers from the contract
     def example(self, operation_id: str, status: str = "200", prefer: str | None = None) -> Any:
@@ -262,7 +279,8 @@ class Simulator:
         except ProblemError as p:
             idempotency.release(self.store, slot)
             status, headers, body = problem_outcome(p, cid)
-        self.maybe_tick()
+        if self.behaviours is not None and op.operation_id in self.behaviours.operations:
+            self.deliver_soon()  # the behaviour may have emitted an event
         return self._finish(Outcome(status, headers, body), plan)
 
     def _answer(self, op: Operation, request: Request, cid: str) -> tuple[int, dict[str, str], bytes]:

@@ -12,11 +12,37 @@ class SimulatorError(Exception):
 
 
 class ContractError(SimulatorError):
-    """A contract file cannot be used: names the file, the JSON pointer inside it and the reason."""
+    """A contract file cannot be used: names the file (and line), the JSON pointer inside it and the reason."""
 
     def __init__(self, file: str, pointer: str, reason: str) -> None:
         self.file, self.pointer, self.reason = file, pointer or "/", reason
-        super().__init__(f"{file}: {self.pointer}: {reason}")
+        self.line = line_of_pointer(file, self.pointer)
+        where = f"{file}:{self.line}" if self.line else file
+        super().__init__(f"{where}: {self.pointer}: {reason}")
+
+
+def line_of_pointer(file: str, pointer: str) -> int | None:
+    """The 1-based line where a JSON pointer's node starts in a YAML/JSON file; None when not found."""
+    if pointer in ("", "/") or not file.endswith((".yaml", ".yml", ".json")):
+        return None
+    try:
+        import yaml
+
+        with open(file, encoding="utf-8") as fh:
+            node = yaml.compose(fh)
+    except (OSError, ValueError, ImportError, Exception):  # an unreadable file has no line to point at
+        return None
+    for raw in pointer.lstrip("/").split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+        else:
+            node = None
+        if node is None:
+            return None
+    return int(node.start_mark.line) + 1
 
 
 class ConfigError(SimulatorError):
