@@ -305,3 +305,10 @@ def state_kyc_rejected(sim: SimContext, params: dict[str, Any]) -> dict[str, Any
     c = ensure_customer(sim, params)
     set_kyc(sim, c, "rejected", reason=str(params.get("reason", "The identity document could not be verified.")))
     return _state_result(sim, c)
+
+
+@legacy.on_reset
+def seed_example_customer(sim: SimContext) -> None:
+    """The contracts' example customer, CUS-00000042 with address ADR-00000001: the documented requests
+    (the storefront's placeOrder example, the README's curl lines) work against a fresh sandbox."""
+    ensure_customer(sim, {"customer_id": "CUS-00000042"})

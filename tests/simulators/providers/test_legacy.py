@@ -28,9 +28,17 @@ def customer(h: Harness, kyc: str | None = None) -> tuple[str, str]:
     return result["customer_id"], result["address_id"]
 
 
+def test_the_example_customer_is_seeded_on_reset(h: Harness) -> None:
+    status, c = h.call("getCustomer", customer_id="CUS-00000042")
+    assert status == 200 and c["email"] == "customer42@example.com"
+    status, addresses = h.call("listAddresses", customer_id="CUS-00000042")
+    assert status == 200 and [a["id"] for a in addresses["items"]] == ["ADR-00000001"]
+
+
 def test_register_then_login_and_duplicate_email(h: Harness) -> None:
     status, c = h.call("registerCustomer", ADA)
-    assert status == 201 and c["id"] == "CUS-00000042" and c["source"] == "new" and c["kyc_status"] == "not_submitted"
+    # CUS-00000042 is the contracts' example customer, seeded on reset: the next id goes to Ada
+    assert status == 201 and c["id"] == "CUS-00000043" and c["source"] == "new" and c["kyc_status"] == "not_submitted"
     assert h.call("registerCustomer", ADA)[0] == 409
     status, session = h.call("login", {"email": ADA["email"], "password": ADA["password"]})
     assert status == 200 and session["customer_id"] == c["id"] and session["token"].startswith("tok_")
