@@ -67,7 +67,7 @@ def read_marked(path: str | Path, what: str) -> Any:
     except yaml.YAMLError as e:
         mark = getattr(e, "context_mark", None) or getattr(e, "problem_mark", None)  # where the broken node starts
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        context = f"{e.context}, " if getattr(e, "context", None) else ""
+        context = f"{getattr(e, 'context', None)}, " if getattr(e, "context", None) else ""
         problem = getattr(e, "problem_mark", None)
         at = f" (line {problem.line + 1})" if problem and problem is not mark else ""
         raise LoadFileError(f"{where}: not valid YAML: {context}{getattr(e, 'problem', None) or e}{at}") from None

@@ -152,3 +152,10 @@ def test_distributed_one_master_two_workers(stack: dict[str, str], tmp_path: Pat
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-4000:]
     assert summary["workers"] == 2 and summary["requests"] > 10 and summary["failures"] == 0, summary
+
+
+def test_the_cli_side_never_imports_locust_or_gevent() -> None:
+    code = ("import sys, sandbox.load, sandbox.load_contract; "
+            "bad = [m for m in ('locust', 'gevent') if m in sys.modules]; assert not bad, bad")
+    r = _run([sys.executable, "-c", code], timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
