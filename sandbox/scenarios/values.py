@@ -141,7 +141,7 @@ def extract(doc: Any, path: str) -> Any:
     found = [m.value for m in expr.find(doc)]
     if not found:
         return MISSING
-    many = any(ch in path for ch in ("*", "[?", "..", ":"))
+    many = any(ch in path for ch in ("*", "..", ":"))
     return found if many or len(found) > 1 else found[0]
 
 
