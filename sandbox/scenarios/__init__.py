@@ -2,5 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .loader import load_file as load_file
-from .validate import SCHEMA_PATH as SCHEMA_PATH
+
+SCHEMA_PATH = Path(__file__).with_name("schema.json")

@@ -49,8 +49,9 @@ def run(path: str, keyword: str | None, marker: str | None, junitxml: str | None
         sut_url: str | None, endpoints: str | None, workers: str | None, exitfirst: bool, collect_only: bool,
         extra: tuple[str, ...]) -> None:
     """Run scenario suites (pytest) against a sandbox started here, or any SUT."""
-    import pytest
+    import subprocess
 
-    code = pytest.main(pytest_args(path, keyword, marker, junitxml, html, sut_url, endpoints, workers, exitfirst,
-                                   collect_only, extra))
-    sys.exit(int(code))
+    # a fresh interpreter: this CLI has already imported modules (faker) that pytest plugins want to load first
+    args = pytest_args(path, keyword, marker, junitxml, html, sut_url, endpoints, workers, exitfirst, collect_only,
+                       extra)
+    sys.exit(subprocess.call([sys.executable, "-m", "pytest", *args]))

@@ -5,20 +5,19 @@ from __future__ import annotations
 import html
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..errors import SandboxError, ScenarioError
-from .catalog import catalog_for, find_root
-from .environment import SandboxEnv
-from .http import Session, StepFailure, journal_summary
-from .loader import SUFFIX, Document, load_file, read_documents
-from .steps import StepRunner
-from .then import ThenChecker
-from .validate import check_document, included_saves, raise_all, saved_names
+from ..errors import SandboxError
+from .loader import SUFFIX, Document
 
-ENV_KEY = pytest.StashKey[SandboxEnv]()
+if TYPE_CHECKING:
+    from .environment import SandboxEnv
+    from .http import Session
+
+# Contracts, validators and HTTP clients are imported on first use: this plugin loads in every pytest run.
+ENV_KEY = pytest.StashKey["SandboxEnv"]()
 REPORT_KEY = pytest.StashKey[list[dict[str, Any]]]()
 
 
@@ -59,20 +58,9 @@ class ScenarioFile(pytest.File):
 
     def collect(self) -> Any:
         """One item per scenario document."""
-        root = find_root(self.path.parent)
-        catalog = catalog_for(root)
-        loaded = load_file(self.path)
-        errors = []
-        base_saved = saved_names(loaded.defaults.data) | included_saves(loaded.defaults) if loaded.defaults else set()
-        if loaded.defaults is not None:  # defaults may read values that each scenario's vars provide
-            every = set().union(*(saved_names(d.data) | included_saves(d) for d in loaded.scenarios))
-            errors += check_document(loaded.defaults, catalog, kind="defaults", saved=every)
-            errors += _check_includes(loaded.defaults, catalog)
-        for doc in loaded.scenarios:
-            errors += check_document(doc, catalog, saved=base_saved)
-            if not errors:
-                errors += _check_includes(doc, catalog)
-        raise_all(errors)
+        from .validate import validate_file
+
+        loaded = validate_file(self.path)
         defaults = loaded.defaults.data["defaults"] if loaded.defaults else {}
         seen: dict[str, int] = {}
         for doc in loaded.scenarios:
@@ -87,17 +75,6 @@ class ScenarioFile(pytest.File):
         if isinstance(excinfo.value, SandboxError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
-
-
-def _check_includes(doc: Document, catalog: Any) -> list[ScenarioError]:
-    """Validate the fixture files a document includes."""
-    errors: list[ScenarioError] = []
-    body = doc.data.get("defaults", doc.data)
-    for step in body.get("steps") or []:
-        if "include" in step and (doc.source.parent / step["include"]).is_file():
-            for sub in read_documents(doc.source.parent / step["include"]):
-                errors += check_document(sub, catalog, kind="fixture", saved=saved_names(doc.data))
-    return errors
 
 
 class ScenarioItem(pytest.Item):
@@ -122,6 +99,11 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         """Run the scenario against a freshly reset sandbox."""
+        from .catalog import catalog_for, find_root
+        from .http import Session
+        from .steps import StepRunner
+        from .then import ThenChecker
+
         env = _env(self.config)
         env.begin_scenario()
         catalog = catalog_for(find_root(self.path.parent))
@@ -144,6 +126,8 @@ class ScenarioItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         """The failed expectation, the request and response, every simulator's journal, the correlation id."""
+        from .http import StepFailure, journal_summary
+
         exc = excinfo.value
         if not isinstance(exc, StepFailure | SandboxError):
             return super().repr_failure(excinfo)
@@ -166,6 +150,9 @@ class ScenarioItem(pytest.Item):
 
 def _env(config: pytest.Config) -> SandboxEnv:
     """The session's sandbox, started on first use (per xdist worker)."""
+    from .catalog import find_root
+    from .environment import SandboxEnv
+
     if ENV_KEY not in config.stash:
         root = find_root(Path(str(config.rootpath)))
         env = SandboxEnv(config.getoption("--sandbox-config") or root / "sandbox.yaml",

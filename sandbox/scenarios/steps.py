@@ -129,6 +129,11 @@ class StepRunner:
             good, reason = match(want, extract(ex.response_body, str(key)))
             if not good:
                 return StepFailure(f"body {key}: {reason}", doc=doc, parts=(*parts, "expect", "body", key), exchange=ex)
+        if "elapsed_ms" in expect:
+            good, reason = match(expect["elapsed_ms"], round(ex.elapsed_ms))
+            if not good:
+                return StepFailure(f"answer time in ms: {reason}", doc=doc, parts=(*parts, "expect", "elapsed_ms"),
+                                   exchange=ex)
         for key, expected in (expect.get("headers") or {}).items():
             want = self.render(doc, (*parts, "expect", "headers", key), expected)
             actual = next((v for k, v in ex.response_headers.items() if k.lower() == str(key).lower()), MISSING)

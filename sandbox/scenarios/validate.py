@@ -14,7 +14,7 @@ from simulators.core.faults import validate_rule
 
 from ..errors import ScenarioError
 from .catalog import SUT, Catalog
-from .loader import Document, read_documents
+from .loader import Document, ScenarioFile, load_file, read_documents
 from .values import KEYED, NAMED, check_path, template_names
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
@@ -169,6 +169,14 @@ class Checker:
                           f"{hint} Matchers: {', '.join(KEYED)}")
 
     def templates(self, parts: Parts, data: Any) -> None:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                self.templates((*parts, str(key)), value)
+            return
+        if isinstance(data, list):
+            for i, value in enumerate(data):
+                self.templates((*parts, i), value)
+            return
         for expr in template_names(data):
             head, _, rest = expr.partition(".")
             if head == "saved":
@@ -341,3 +349,33 @@ def raise_all(errors: list[ScenarioError]) -> None:
     """One ScenarioError holding every message."""
     if errors:
         raise ScenarioError("\n\n".join(str(e) for e in errors))
+
+
+def _check_includes(doc: Document, catalog: Catalog) -> list[ScenarioError]:
+    """Validate the fixture files a document includes."""
+    errors: list[ScenarioError] = []
+    body = doc.data.get("defaults", doc.data)
+    for step in body.get("steps") or []:
+        if "include" in step and (doc.source.parent / step["include"]).is_file():
+            for sub in read_documents(doc.source.parent / step["include"]):
+                errors += check_document(sub, catalog, kind="fixture", saved=saved_names(doc.data))
+    return errors
+
+
+def validate_file(path: Path) -> ScenarioFile:
+    """Load a scenario file and check every document (schema, then cross-checks); raise them all at once."""
+    from .catalog import catalog_for, find_root
+
+    catalog = catalog_for(find_root(path.parent))
+    loaded = load_file(path)
+    errors: list[ScenarioError] = []
+    base_saved = saved_names(loaded.defaults.data) | included_saves(loaded.defaults) if loaded.defaults else set()
+    if loaded.defaults is not None:  # defaults may read values that each scenario's vars provide
+        every = set().union(*(saved_names(d.data) | included_saves(d) for d in loaded.scenarios))
+        errors += check_document(loaded.defaults, catalog, kind="defaults", saved=every)
+        errors += _check_includes(loaded.defaults, catalog)
+    for doc in loaded.scenarios:
+        found = check_document(doc, catalog, saved=base_saved)
+        errors += found or _check_includes(doc, catalog)
+    raise_all(errors)
+    return loaded

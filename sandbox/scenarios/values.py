@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from faker import Faker
 from jsonpath_ng.exceptions import JsonPathParserError  # type: ignore[import-untyped]
 from jsonpath_ng.ext import parse as jsonpath_parse  # type: ignore[import-untyped]
 
@@ -55,6 +54,8 @@ class Renderer:
     """Fills `{{ ... }}` in strings, lists and mappings from saved values, Faker and helpers."""
 
     def __init__(self, saved: dict[str, Any], seed: int | None = None) -> None:
+        from faker import Faker  # imported late: faker's own pytest plugin must load first
+
         self.saved = saved
         self.fake = Faker("en_GB")
         if seed is not None:
