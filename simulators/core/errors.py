@@ -30,7 +30,7 @@ def line_of_pointer(file: str, pointer: str) -> int | None:
 
         with open(file, encoding="utf-8") as fh:
             node = yaml.compose(fh)
-    except (OSError, ValueError, ImportError, Exception):  # an unreadable file has no line to point at
+    except Exception:  # an unreadable or unparsable file has no line to point at
         return None
     for raw in pointer.lstrip("/").split("/"):
         part = raw.replace("~1", "/").replace("~0", "~")
@@ -42,7 +42,7 @@ def line_of_pointer(file: str, pointer: str) -> int | None:
             node = None
         if node is None:
             return None
-    return int(node.start_mark.line) + 1
+    return int(node.start_mark.line) + 1 if node is not None else None
 
 
 class ConfigError(SimulatorError):
