@@ -37,7 +37,8 @@ def first_failure(junit: Path) -> str | None:
         return None
     for case in ET.parse(junit).iter("testcase"):
         if case.find("failure") is not None or case.find("error") is not None:
-            return f"{Path(case.get('classname', '').replace('.', '/')).name}::{case.get('name')}"
+            suite = case.get("classname", "").removesuffix(".scenario.yaml").split(".")[-1]
+            return f"{suite}::{case.get('name')}"
     return None
 
 
