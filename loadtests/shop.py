@@ -237,12 +237,12 @@ class Canceller(Shopper):
         with journey(self, "cancel order"):
             order = self.cash_order()
             time.sleep(self.rng.uniform(0.2, 1.0))
-            for attempt in range(4):  # 409 order-in-progress while a pending order is completed: ask again
-                r = step(self, "POST", f"/orders/{order['id']}/cancel", "cancelOrder", (200,), fatal=attempt == 3,
+            for attempt in range(8):  # 409 order-in-progress (Retry-After: 2) until shipments are booked
+                r = step(self, "POST", f"/orders/{order['id']}/cancel", "cancelOrder", (200,), fatal=attempt == 7,
                          json={"reason": "changed mind"})
                 if r is not None:
                     break
-                time.sleep(1.0)
+                time.sleep(2.0)
             step(self, "GET", f"/orders/{order['id']}", "getOrder")
 
 
