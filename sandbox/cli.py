@@ -14,7 +14,7 @@ from rich.table import Table
 
 from .errors import SandboxError
 
-console = Console()
+console = Console(soft_wrap=True)  # never break a file:line or a command across lines
 
 
 # Commands that live in their own modules, imported only when used: "name" -> "module:attribute".
