@@ -77,8 +77,10 @@ MUTANTS: tuple[Mutant, ...] = (
            (("flows/checkout.py", 'values.update(step="compensating", reason="authentication_required: 3-D Secure is not supported here")',
              "pass"),),
            ("scenarios/checkout/three_d_secure.scenario.yaml",)),
-    Mutant("refund-key-per-attempt", "a refund retried after a lost answer is sent with a new key",
-           (("flows/refunds.py", 'idempotency_key=row["idempotency_key"])', 'idempotency_key=row["idempotency_key"] + secrets.token_hex(2))'),),
+    Mutant("refund-without-key", "refunds are sent without an Idempotency-Key, so a lost answer refunds twice",
+           (("adapters/payment.py", 'return self.request("refundPayment", "POST", f"/payments/{payment_id}/refunds", json_body=body,\n'
+             '                            idempotency_key=idempotency_key)',
+             'return self.request("refundPayment", "POST", f"/payments/{payment_id}/refunds", json_body=body)'),),
            ("scenarios/orders/lifecycle.scenario.yaml",)),
     Mutant("capture-not-recorded", "the captured amount is not stored on the order (ledgers disagree)",
            (("flows/checkout.py", '_cas(svc, order, {"step": "captured", "captured_minor": cap["amount"],',
