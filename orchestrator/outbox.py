@@ -9,6 +9,7 @@ message moves to dead letters; `replay` puts dead letters back in the queue.
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +44,11 @@ class Outbox:
         self.lease_s = lease_s
         self.handlers: dict[str, Handler] = {}
         self.wakeup = threading.Event()
+        t = self.t
+        self._due = (sa.select(t).where(t.c.status == "pending", t.c.available_at <= sa.bindparam("now"),
+                                        t.c.lease_until <= sa.bindparam("now"))
+                     .order_by(t.c.available_at, t.c.id).limit(sa.bindparam("limit", type_=sa.Integer)))
+        self._insert_new = _insert_ignoring_duplicates(store, t)
 
     def register(self, topic: str, handler: Handler) -> None:
         """Name the handler of a topic."""
@@ -54,43 +60,46 @@ class Outbox:
         if topic not in self.handlers:
             raise ValueError(f"no outbox handler for topic '{topic}'; known: {sorted(self.handlers)}")
         now = time.time()
-        try:
-            with conn.begin_nested():
-                conn.execute(sa.insert(self.t).values(
-                    topic=topic, key=key, payload=payload, status="pending", attempts=0,
-                    available_at=now + delay_s, lease_until=0.0, correlation_id=context.correlation_id(),
-                    created_at=now, updated_at=now))
-        except sa.exc.IntegrityError:
-            return False
+        row = {"topic": topic, "key": key, "payload": payload, "status": "pending", "attempts": 0,
+               "available_at": now + delay_s, "lease_until": 0.0, "correlation_id": context.correlation_id(),
+               "created_at": now, "updated_at": now}
+        if self._insert_new is not None:  # INSERT ... ON CONFLICT (key) DO NOTHING: no savepoint needed
+            if conn.execute(self._insert_new, row).first() is None:  # RETURNING id: nothing when a duplicate
+                return False
+        else:
+            try:
+                with conn.begin_nested():
+                    conn.execute(self.t.insert(), row)
+            except sa.exc.IntegrityError:
+                return False
         self.wakeup.set()
         return True
 
     def claim(self, limit: int = 16) -> list[dict[str, Any]]:
         """Lease up to `limit` due messages (safe with several workers: compare-and-set per row)."""
         now = time.time()
-        due = self.store.all(
-            sa.select(self.t.c.id).where(self.t.c.status == "pending", self.t.c.available_at <= now,
-                                         self.t.c.lease_until <= now)
-            .order_by(self.t.c.available_at, self.t.c.id).limit(limit))
         claimed: list[dict[str, Any]] = []
-        if not due:
-            return claimed
         with self.store.tx() as conn:  # one write transaction for the whole batch
+            due = conn.execute(self._due, {"now": now, "limit": limit}).mappings().all()
             for row in due:
-                ok = conn.execute(
-                    sa.update(self.t).where(self.t.c.id == row["id"], self.t.c.status == "pending",
-                                            self.t.c.lease_until <= now)
-                    .values(lease_until=now + self.lease_s, attempts=self.t.c.attempts + 1,
-                            updated_at=now)).rowcount == 1
-                if ok:
-                    msg = conn.execute(sa.select(self.t).where(self.t.c.id == row["id"])).mappings().first()
-                    claimed.append(dict(msg))  # type: ignore[arg-type]
+                lease = {"lease_until": now + self.lease_s, "attempts": row["attempts"] + 1, "updated_at": now}
+                if self.store.update("outbox", row["id"], lease, expect={"status": "pending",
+                                                                         "lease_until": row["lease_until"]},
+                                     conn=conn):
+                    claimed.append({**row, **lease})
         return claimed
 
     def ack(self, msg_id: int, conn: Connection | None = None) -> None:
         """Mark a message delivered."""
         self.store.update("outbox", msg_id, {"status": "done", "lease_until": 0.0, "updated_at": time.time()},
                           conn=conn)
+
+    def ack_many(self, msg_ids: list[int]) -> None:
+        """Mark several messages delivered in one transaction."""
+        if msg_ids:
+            with self.store.tx() as conn:
+                conn.execute(sa.update(self.t).where(self.t.c.id.in_(msg_ids)).values(
+                    status="done", lease_until=0.0, updated_at=time.time()))
 
     def complete(self, key: str, conn: Connection) -> None:
         """Mark the message with `key` delivered (inside the caller's transaction)."""
@@ -141,8 +150,11 @@ class Outbox:
             "available_at": time.time() + seconds, "lease_until": 0.0,
             "attempts": max(0, msg["attempts"] - 1), "updated_at": time.time()})
 
-    def dispatch(self, msg: dict[str, Any]) -> str:
-        """Run one leased message's handler; returns the outcome (done, retry, dead, deferred)."""
+    def dispatch(self, msg: dict[str, Any], *, ack: bool = True) -> str:
+        """Run one leased message's handler; returns the outcome (done, retry, dead, deferred).
+
+        With `ack=False` the caller acknowledges `done` messages itself (`run_once` does it per batch).
+        """
         handler = self.handlers.get(msg["topic"])
         with context.correlated(msg.get("correlation_id")):
             try:
@@ -159,7 +171,8 @@ class Outbox:
                     "topic": msg["topic"], "key": msg["key"], "attempt": msg["attempts"],
                     "outcome": outcome, "error": str(exc)})
             else:
-                self.ack(msg["id"])
+                if ack:
+                    self.ack(msg["id"])
                 outcome = "done"
         metrics.OUTBOX_PROCESSED.labels(msg["topic"], outcome).inc()
         return outcome
@@ -167,8 +180,13 @@ class Outbox:
     def run_once(self, limit: int = 16) -> int:
         """Claim and dispatch one batch; returns how many messages were handled."""
         batch = self.claim(limit)
-        for msg in batch:
-            self.dispatch(msg)
+        done: list[int] = []
+        try:
+            for msg in batch:
+                if self.dispatch(msg, ack=False) == "done":
+                    done.append(msg["id"])
+        finally:  # one acknowledgement per batch (a crash before it redelivers: at-least-once, as always)
+            self.ack_many(done)
         return len(batch)
 
     def drain(self, timeout_s: float = 10.0) -> None:
@@ -214,37 +232,58 @@ class Outbox:
 
 
 class OutboxWorker:
-    """A daemon thread that keeps delivering due outbox messages."""
+    """Daemon threads that keep delivering due outbox messages.
 
-    def __init__(self, outbox: Outbox, *, poll_s: float = 0.05) -> None:
-        self.outbox, self.poll_s = outbox, poll_s
+    Several threads (`threads`) each claim their own batch by compare-and-set, exactly as the workers of
+    several processes do, so a message still runs in one place at a time; they let deliveries that wait on
+    a provider overlap instead of queueing behind each other.
+    """
+
+    def __init__(self, outbox: Outbox, *, poll_s: float = 0.05, threads: int = 1, batch: int = 16) -> None:
+        self.outbox, self.poll_s, self.threads, self.batch = outbox, poll_s, max(1, threads), batch
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> OutboxWorker:
-        """Start the thread (idempotent)."""
-        if self._thread is None or not self._thread.is_alive():
+        """Start the threads (idempotent)."""
+        if not any(t.is_alive() for t in self._threads):
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="outbox-worker", daemon=True)
-            self._thread.start()
+            self._threads = [threading.Thread(target=self._run, name=f"outbox-worker-{n}", daemon=True)
+                             for n in range(self.threads)]
+            for thread in self._threads:
+                thread.start()
         return self
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Ask the thread to stop and wait for it."""
+        """Ask the threads to stop and wait for them."""
         self._stop.set()
         self.outbox.wakeup.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         """Loop: claim a batch, dispatch it, sleep until woken or the poll interval passes."""
         log.info("outbox worker started")
         while not self._stop.is_set():
             try:
-                handled = self.outbox.run_once()
+                handled = self.outbox.run_once(self.batch)
             except Exception:
                 log.exception("outbox worker loop error")
                 handled = 0
             if not handled:
                 self.outbox.wakeup.wait(self.poll_s)
                 self.outbox.wakeup.clear()
+
+
+def _insert_ignoring_duplicates(store: Store, table: sa.Table) -> Any:
+    """`INSERT ... ON CONFLICT (key) DO NOTHING` for SQLite and PostgreSQL (None elsewhere)."""
+    if store.is_sqlite and sqlite3.sqlite_version_info >= (3, 35):  # RETURNING came with SQLite 3.35
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
+    if store.url.startswith("postgresql"):
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
+    return None

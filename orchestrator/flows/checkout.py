@@ -55,14 +55,16 @@ def place(svc: Services, idempotency_key: str, body: dict[str, Any]) -> tuple[di
     now = time.time()
     order_id = "ord_" + secrets.token_hex(8)
     lease = svc.config.checkout_lease_s
+    row: dict[str, Any] = dict.fromkeys(c.name for c in svc.store.t["orders"].columns)
+    row.update({
+        "id": order_id, "idempotency_key": idempotency_key, "request_hash": digest,
+        "customer_id": body["customer_id"], "payment_type": body["payment_type"], "status": "pending",
+        "step": "new", "request": body, "currency": svc.config.currency, "captured_minor": 0,
+        "refunded_minor": 0, "payment_seq": 0, "fulfilment_status": "unfulfilled",
+        "lease_until": now + lease, "created_at": now, "updated_at": now})  # born leased to this runner
     try:
         with svc.store.tx() as conn:
-            svc.store.insert("orders", {
-                "id": order_id, "idempotency_key": idempotency_key, "request_hash": digest,
-                "customer_id": body["customer_id"], "payment_type": body["payment_type"], "status": "pending",
-                "step": "new", "request": body, "currency": svc.config.currency, "captured_minor": 0,
-                "refunded_minor": 0, "payment_seq": 0, "fulfilment_status": "unfulfilled",
-                "lease_until": 0.0, "created_at": now, "updated_at": now}, conn=conn)
+            svc.store.insert("orders", row, conn=conn)
             svc.outbox.enqueue(conn, PROCESS, f"{PROCESS}:{order_id}", {"order_id": order_id}, delay_s=lease)
     except sa.exc.IntegrityError:
         t = svc.store.t["orders"]
@@ -73,11 +75,10 @@ def place(svc: Services, idempotency_key: str, body: dict[str, Any]) -> tuple[di
             raise ProblemError(422, "Idempotency-Key reused with a different body",
                                f"key '{idempotency_key}' belongs to order {existing['id']}",
                                type_="/problems/idempotency-key-reused", order_id=existing["id"]) from None
-        order_id = existing["id"]
         if not _retry_unavailable(svc, existing):
             return existing, True
-    advance(svc, order_id, inline=True)
-    return orders.load(svc, order_id), False
+        return advance(svc, existing["id"], inline=True) or orders.load(svc, existing["id"]), False
+    return advance(svc, order_id, inline=True, leased=row) or orders.load(svc, order_id), False
 
 
 def _retry_unavailable(svc: Services, order: dict[str, Any]) -> bool:
@@ -92,32 +93,41 @@ def _retry_unavailable(svc: Services, order: dict[str, Any]) -> bool:
     return ok
 
 
-def advance(svc: Services, order_id: str, *, inline: bool) -> None:
-    """Run the order's remaining steps under its lease; raises Defer when another runner holds it."""
-    t = svc.store.t["orders"]
+def advance(svc: Services, order_id: str, *, inline: bool,
+            leased: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Run the order's remaining steps under its lease; raises Defer when another runner holds it.
+
+    `leased` is the row of an order this runner has just created (born with its lease: no lease to take).
+    Returns the order as it now stands, or None when the caller should read it again.
+    """
     now = time.time()
-    with svc.store.tx() as conn:
-        leased = svc.store.update("orders", order_id, {"lease_until": now + svc.config.checkout_lease_s},
-                                  where=t.c.lease_until <= now, conn=conn)
-        order = svc.store.get("orders", order_id, conn)
+    order = leased
     if order is None:
-        raise ProblemError(404, "Order not found", f"no order '{order_id}'")
-    if not leased:
-        raise Defer(max(0.1, order["lease_until"] - now), "order leased by another runner")
+        with svc.store.tx() as conn:
+            t = svc.store.t["orders"]
+            got = svc.store.update("orders", order_id, {"lease_until": now + svc.config.checkout_lease_s},
+                                   where=t.c.lease_until <= now, conn=conn)
+            order = svc.store.get("orders", order_id, conn)
+        if order is None:
+            raise ProblemError(404, "Order not found", f"no order '{order_id}'")
+        if not got:
+            raise Defer(max(0.1, order["lease_until"] - now), "order leased by another runner")
     try:
         while True:
             if order.pop("_stale", False):
                 order = orders.load(svc, order_id)
             if order["status"] in orders.TERMINAL or order["step"] in AFTER_CAPTURE:
-                return
+                return order
             step = STEPS[order["step"]]
             try:
                 step(svc, order)  # moves `order` on in place (or marks it _stale)
             except ProviderUnavailable as exc:
                 _unavailable(svc, order, exc, inline=inline)
-                return
+                return None
     finally:
-        svc.store.update("orders", order_id, {"lease_until": 0.0})
+        if order.get("lease_until") != 0.0:  # the last transition may have released it already
+            svc.store.update("orders", order_id, {"lease_until": 0.0})
+            order["lease_until"] = 0.0
 
 
 def _unavailable(svc: Services, order: dict[str, Any], exc: ProviderUnavailable, *, inline: bool) -> None:
@@ -141,7 +151,7 @@ def _unavailable(svc: Services, order: dict[str, Any], exc: ProviderUnavailable,
 def _fail(svc: Services, order: dict[str, Any], reason: str, detail: str, *, conn: Any,
           step: str = "failed", **values: Any) -> None:
     """End the order as failed with a reason (nothing is left charged by the caller's contract)."""
-    final = orders.touch({"status": "failed", "step": step,
+    final = orders.touch({"status": "failed", "step": step, "lease_until": 0.0,
                           "reason": f"{reason}: {detail}"[:500] if reason != "payment_unavailable" else reason,
                           **values})
     svc.store.update("orders", order["id"], final, conn=conn)
@@ -154,9 +164,8 @@ def _fail(svc: Services, order: dict[str, Any], reason: str, detail: str, *, con
 
 def _cas(svc: Services, order: dict[str, Any], values: dict[str, Any], conn: Any = None) -> bool:
     """Move the order on from the step it was read at; False when someone else already did."""
-    values = orders.touch({**values, "lease_until": time.time() + svc.config.checkout_lease_s})
-    ok = svc.store.update("orders", order["id"], values, where=svc.store.t["orders"].c.step == order["step"],
-                          conn=conn)
+    values = orders.touch({"lease_until": time.time() + svc.config.checkout_lease_s, **values})
+    ok = svc.store.update("orders", order["id"], values, expect={"step": order["step"]}, conn=conn)
     if ok:
         order.update(values)
     else:
@@ -280,7 +289,9 @@ def _capture(svc: Services, order: dict[str, Any]) -> None:
 def _confirm(svc: Services, order: dict[str, Any]) -> None:
     """Paid and recorded: queue shipment booking and the confirmation, in the same transaction."""
     with svc.store.tx() as conn:
-        if not _cas(svc, order, {"step": "fulfilling", "status": "confirmed", "reason": None}, conn=conn):
+        # the last inline transition: it also releases the order's lease (the rest is the outbox's)
+        if not _cas(svc, order, {"step": "fulfilling", "status": "confirmed", "reason": None, "lease_until": 0.0},
+                    conn=conn):
             return
         svc.outbox.enqueue(conn, "shipment.book", f"shipment.book:{order['id']}", {"order_id": order["id"]})
         svc.outbox.enqueue(conn, "notify.customer", f"notify:{order['id']}:order_confirmed",

@@ -26,9 +26,19 @@ def parcels_of(order: dict[str, Any]) -> list[list[dict[str, Any]]]:
     return split or [req.get("items") or []]
 
 
-def _recipient(svc: Services, order: dict[str, Any]) -> dict[str, Any]:
+def _order_and_customer(svc: Services, order_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The order (404 problem if absent) and its cached customer record, read in one transaction."""
+    with svc.store.read() as conn:
+        order = svc.store.get("orders", order_id, conn)
+        if order is None:
+            return orders.load(svc, order_id), None  # raises the 404 problem
+        row = svc.store.get("customers", order["customer_id"], conn)
+    return order, dict(row["data"]) if row else None
+
+
+def _recipient(svc: Services, order: dict[str, Any], customer: dict[str, Any] | None) -> dict[str, Any]:
     """The delivery recipient from the legacy customer and the order's delivery address."""
-    customer = customer_record(svc, order["customer_id"])
+    customer = customer or customer_record(svc, order["customer_id"])
     address_id = order["request"].get("delivery_address_id")
     addresses = svc.legacy.list_addresses(order["customer_id"]).get("items") or []
     address = next((a for a in addresses if a["id"] == address_id), None) or next(
@@ -47,13 +57,16 @@ def _recipient(svc: Services, order: dict[str, Any]) -> dict[str, Any]:
 
 
 def book_shipments(svc: Services, payload: dict[str, Any]) -> None:
-    """`shipment.book`: one shipment per parcel, each with key `{order_id}:shipment:{n}`."""
-    order = orders.load(svc, payload["order_id"])
+    """`shipment.book`: one shipment per parcel, each with key `{order_id}:shipment:{n}`.
+
+    Each shipment is recorded in its own transaction; the last one also moves the order to `completed`.
+    """
+    order, customer = _order_and_customer(svc, payload["order_id"])
     if order["status"] in orders.TERMINAL or order["step"] != "fulfilling":
         return  # cancelled meanwhile, or already booked: consumer idempotency
-    recipient = _recipient(svc, order)
-    t = svc.store.t["shipments"]
-    for n, items in enumerate(parcels_of(order), start=1):
+    recipient = _recipient(svc, order, customer)
+    parcels = parcels_of(order)
+    for n, items in enumerate(parcels, start=1):
         weight = min(30000, max(1, 500 * sum(int(i.get("quantity", 1)) for i in items)))
         body = {"service": order["request"].get("delivery_service", "standard"), "order_reference": order["id"],
                 "recipient": recipient, "parcels": [{"weight_grams": weight, **PARCEL}]}
@@ -61,24 +74,30 @@ def book_shipments(svc: Services, payload: dict[str, Any]) -> None:
         data = {"tracking_number": ship.get("tracking_number"), "parcel": n}
         with svc.store.tx() as conn:
             if svc.store.get("shipments", ship["id"], conn) is None:
-                conn.execute(sa.insert(t).values(
-                    id=ship["id"], order_id=order["id"], status=ship["status"], last_sequence=0, items=items,
-                    data=data, updated_at=orders.touch({})["updated_at"]))
+                svc.store.insert("shipments", {
+                    "id": ship["id"], "order_id": order["id"], "status": ship["status"], "last_sequence": 0,
+                    "items": items, "data": data, "updated_at": orders.touch({})["updated_at"]}, conn=conn)
             else:  # a webhook got here first: keep its status, add what only the booking knows
-                conn.execute(sa.update(t).where(t.c.id == ship["id"]).values(items=items, data=data))
-    statuses = [s["status"] for s in orders.shipments_of(svc, order["id"])]
+                svc.store.update("shipments", ship["id"], {"items": items, "data": data}, conn=conn)
+            if n == len(parcels):
+                _complete(svc, order["id"], conn)
+
+
+def _complete(svc: Services, order_id: str, conn: Any) -> None:
+    """Every parcel booked: the order's fulfilment status from its shipments, and `completed`."""
+    statuses = [s["status"] for s in orders.shipments_of(svc, order_id, conn)]
     ot = svc.store.t["orders"]
     # a refund may have landed meanwhile: only a still-`confirmed` order becomes `completed`
     status = sa.case((ot.c.status == "confirmed", "completed"), else_=ot.c.status)
-    svc.store.update("orders", order["id"], orders.touch({
+    svc.store.update("orders", order_id, orders.touch({
         "step": "completed", "status": status, "fulfilment_status": orders.fulfilment_status(statuses)}),
-        where=ot.c.step == "fulfilling")
+        where=ot.c.step == "fulfilling", conn=conn)
 
 
 def notify_customer(svc: Services, payload: dict[str, Any]) -> None:
     """`notify.customer`: one templated e-mail, sent at most once per (order, template)."""
-    order = orders.load(svc, payload["order_id"])
-    customer = customer_record(svc, order["customer_id"])
+    order, cached = _order_and_customer(svc, payload["order_id"])
+    customer = cached or customer_record(svc, order["customer_id"])
     if not customer.get("email"):
         log.warning("customer has no e-mail; notification skipped", extra={"order_id": order["id"]})
         return

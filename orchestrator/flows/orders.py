@@ -31,16 +31,14 @@ def load(svc: Services, order_id: str) -> dict[str, Any]:
     return row
 
 
-def shipments_of(svc: Services, order_id: str) -> list[dict[str, Any]]:
+def shipments_of(svc: Services, order_id: str, conn: Any = None) -> list[dict[str, Any]]:
     """The order's shipments, oldest first."""
-    t = svc.store.t["shipments"]
-    return svc.store.all(sa.select(t).where(t.c.order_id == order_id).order_by(t.c.id))
+    return svc.store.rows_by("shipments", "order_id", order_id, order_by="id", conn=conn)
 
 
-def refunds_of(svc: Services, order_id: str) -> list[dict[str, Any]]:
+def refunds_of(svc: Services, order_id: str, conn: Any = None) -> list[dict[str, Any]]:
     """The order's refunds, oldest first."""
-    t = svc.store.t["refunds"]
-    return svc.store.all(sa.select(t).where(t.c.order_id == order_id).order_by(t.c.created_at))
+    return svc.store.rows_by("refunds", "order_id", order_id, order_by="created_at", conn=conn)
 
 
 def view(svc: Services, row: dict[str, Any], *, detail: bool = True) -> dict[str, Any]:
@@ -56,12 +54,14 @@ def view(svc: Services, row: dict[str, Any], *, detail: bool = True) -> dict[str
         "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
     }
     if detail:
+        with svc.store.read() as conn:  # one read transaction for both
+            shipments, refunds = shipments_of(svc, row["id"], conn), refunds_of(svc, row["id"], conn)
         doc["shipments"] = [{"id": s["id"], "status": s["status"], "items": s["items"],
                              "tracking_number": (s["data"] or {}).get("tracking_number")}
-                            for s in shipments_of(svc, row["id"])]
+                            for s in shipments]
         doc["refunds"] = [{"id": r["id"], "amount": r["amount_minor"], "status": r["status"],
                            "reason": r["reason"], "created_at": iso(r["created_at"])}
-                          for r in refunds_of(svc, row["id"])]
+                          for r in refunds]
     return doc
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import time
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from .. import logs, metrics
@@ -54,7 +54,7 @@ def receive(svc: Services, provider: str, headers: dict[str, str], raw: bytes) -
         raise ProblemError(401, "Invalid webhook signature", "Sandbox-Signature does not match the body",
                            type_="/problems/bad-signature")
     try:
-        event = json.loads(raw)
+        event = orjson.loads(raw)
         obj = event["data"]["object"]
         event_id = headers.get("Sandbox-Event-Id") or event["id"]
         sequence = int(event.get("sequence") or 0)
@@ -86,12 +86,15 @@ def receive(svc: Services, provider: str, headers: dict[str, str], raw: bytes) -
 def _apply_payment(svc: Services, conn: Any, payment: dict[str, Any], sequence: int) -> str:
     """Record the payment's status on its order unless a later event was already applied."""
     t = svc.store.t["orders"]
-    match = sa.or_(t.c.payment_id == payment.get("id"), t.c.id == payment.get("reference"))
-    row = conn.execute(sa.select(t.c.id, t.c.payment_seq).where(match)).mappings().first()
+    find = svc.store.statement("webhooks.payment.find", lambda: sa.select(t.c.id, t.c.payment_seq).where(
+        sa.or_(t.c.payment_id == sa.bindparam("payment_id"), t.c.id == sa.bindparam("reference"))))
+    row = conn.execute(find, {"payment_id": payment.get("id"), "reference": payment.get("reference")}).first()
     if row is None:
         return "ignored"
-    changed = conn.execute(sa.update(t).where(t.c.id == row["id"], t.c.payment_seq < sequence).values(
-        payment_status=payment.get("status"), payment_seq=sequence, updated_at=time.time())).rowcount
+    apply = svc.store.statement("webhooks.payment.apply", lambda: sa.update(t).where(
+        t.c.id == sa.bindparam("_id"), t.c.payment_seq < sa.bindparam("_seq")))
+    changed = conn.execute(apply, {"_id": row.id, "_seq": sequence, "payment_status": payment.get("status"),
+                                   "payment_seq": sequence, "updated_at": time.time()}).rowcount
     return "applied" if changed else "stale"
 
 
