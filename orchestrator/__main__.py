@@ -23,7 +23,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Serve with gunicorn (gthread workers); print `READY http://HOST:PORT` once listening."""
+    """Serve with gunicorn (gthread or gevent workers); print `READY http://HOST:PORT` once listening."""
     from gunicorn.app.base import BaseApplication
 
     config = _config(args)
@@ -35,7 +35,7 @@ def serve(args: argparse.Namespace) -> int:
         def load_config(self) -> None:
             """gunicorn settings."""
             settings = {"bind": f"{args.host}:{args.port}", "workers": args.workers, "threads": args.threads,
-                        "worker_class": "gthread", "timeout": 60, "graceful_timeout": 5, "keepalive": 5,
+                        "worker_class": args.worker_class, "worker_connections": args.threads, "timeout": 60, "graceful_timeout": 5, "keepalive": 5,
                         "accesslog": None, "errorlog": "-", "loglevel": "warning",
                         "when_ready": _when_ready, "post_worker_init": _post_worker_init}
             for key, value in settings.items():
@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8100)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--threads", type=int, default=16)
+    p.add_argument("--threads", type=int, default=16, help="threads per worker (gevent: connections per worker)")
+    p.add_argument("--worker-class", choices=["gthread", "gevent"], default="gthread",
+                   help="gunicorn worker class (gevent: greenlets instead of OS threads)")
     p.add_argument("--webhook-secret")
     p.add_argument("--checkout-lease", type=float, help="seconds before a crashed checkout is resumed")
     p.add_argument("--outbox-max-attempts", type=int)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from . import context, logs
@@ -27,7 +29,7 @@ def create_app(config: Config | None = None, *, services: Services | None = None
     fulfilment.register(svc)
     refunds.register(svc)
     app = Flask("orchestrator")
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = OrjsonProvider(app)
     app.extensions["orchestrator"] = svc
     app.register_blueprint(storefront.bp)
     app.register_blueprint(webhooks.bp)
@@ -37,10 +39,30 @@ def create_app(config: Config | None = None, *, services: Services | None = None
     return app
 
 
+class OrjsonProvider(DefaultJSONProvider):
+    """Flask JSON through orjson (several times faster than the stdlib on every request and response)."""
+
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Serialize (what orjson cannot, Flask's default handles: dates, decimals, ...)."""
+        return orjson.dumps(obj, default=self.default).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse."""
+        return orjson.loads(s)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        """A JSON response without the str round trip."""
+        obj = self._prepare_response_obj(args, kwargs)
+        return Response(orjson.dumps(obj, default=self.default), mimetype=self.mimetype)
+
+
 def start_worker(app: Flask) -> OutboxWorker:
     """Start the outbox worker thread of this process."""
     svc: Services = app.extensions["orchestrator"]
-    worker = OutboxWorker(svc.outbox, poll_s=svc.config.outbox_poll_s).start()
+    worker = OutboxWorker(svc.outbox, poll_s=svc.config.outbox_poll_s, threads=svc.config.outbox_threads,
+                          batch=8).start()
     app.extensions["orchestrator.worker"] = worker
     return worker
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
+import orjson
 import pybreaker
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_base
 
@@ -89,11 +89,11 @@ class ProviderClient:
     def __init__(self, base_url: str, policy: ClientPolicy | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.policy = policy or ClientPolicy()
-        self.session = requests.Session()
-        self.session.trust_env = False  # no proxy/netrc look-ups per call (they cost ~0.7 ms of CPU each)
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        # urllib3 directly, one keep-alive pool per provider: half the CPU of a requests.Session call
+        # (no per-call session merging, hooks, cookie jar or proxy look-ups); retries stay with tenacity
+        self._prefix = urlsplit(self.base_url).path
+        self.pool = urllib3.connection_from_url(self.base_url, maxsize=64, block=False, retries=False)
+        self._timeout = urllib3.Timeout(connect=self.policy.connect_timeout_s, read=self.policy.read_timeout_s)
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=self.policy.breaker_fail_max, reset_timeout=self.policy.breaker_reset_s,
             exclude=[ProviderRejected], listeners=[_BreakerMetrics()], name=self.provider,
@@ -154,20 +154,21 @@ class ProviderClient:
         headers = {"Accept": "application/json", **context.propagation_headers(), **(extra_headers or {})}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
+        payload = None
+        if json_body is not None:
+            payload = orjson.dumps(json_body)
+            headers["Content-Type"] = "application/json"
+        url = self._prefix + path + ("?" + urlencode(params, doseq=True) if params else "")
         started = time.perf_counter()
         try:
-            resp = self.session.request(
-                method, self.base_url + path, json=json_body, params=params, headers=headers,
-                timeout=(self.policy.connect_timeout_s, self.policy.read_timeout_s))
-            body_bytes = resp.content
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            self._observe(operation, started, "retryable")
-            raise RetryableHTTPError(self.provider, operation, f"{type(exc).__name__}: {exc}") from exc
-        except requests.RequestException as exc:
+            resp = self.pool.urlopen(method, url, body=payload, headers=headers, timeout=self._timeout,
+                                     retries=False, redirect=False, assert_same_host=False)
+            body_bytes = resp.data
+        except urllib3.exceptions.HTTPError as exc:  # refused, reset, dropped, timed out, broken response
             self._observe(operation, started, "retryable")
             raise RetryableHTTPError(self.provider, operation, f"{type(exc).__name__}: {exc}") from exc
         body = _decode(body_bytes)
-        status = resp.status_code
+        status = resp.status
         problem = None if body is _MALFORMED else body
         if status in RETRYABLE_STATUS or (status == 409 and resp.headers.get("Retry-After")):
             # 409 + Retry-After: the provider is still processing the same Idempotency-Key
@@ -201,8 +202,8 @@ def _decode(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except ValueError:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return _MALFORMED
 
 
