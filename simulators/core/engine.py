@@ -8,8 +8,10 @@ trickle the body.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -34,6 +36,9 @@ from .validation import ContractValidator
 log = logging.getLogger("simulators")
 
 PROBLEM_JSON = "application/problem+json"
+SAFE_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# When a contract does not document the status the engine's own rule would answer, the next documented one.
+_ALTERNATIVES = {422: (422, 409, 400), 409: (409, 429, 503, 400), 415: (415, 400), 400: (400, 422)}
 _JOURNAL_HEADERS = ("content-type", "idempotency-key", "x-correlation-id", "traceparent", "prefer", "retry-after")
 
 
@@ -65,9 +70,28 @@ class Outcome:
     bytes_per_s: int | None = None
 
 
+def dumps(value: Any) -> bytes:
+    """JSON bytes; integers beyond 64 bits (fuzzers send them) fall back to the standard library."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _clip_text(text: Any, limit: int) -> Any:
+    return text[: limit - 1] + "…" if isinstance(text, str) and len(text) > limit else text
+
+
 def problem_outcome(p: ProblemError, correlation_id: str) -> tuple[int, dict[str, str], bytes]:
+    """A problem+json answer; quoted values are clipped so a huge input cannot make a huge (or invalid) error."""
+    body = p.body()
+    body["detail"] = _clip_text(body.get("detail"), 1000)
+    if isinstance(body.get("errors"), list):
+        body["errors"] = [{**e, "message": _clip_text(e.get("message"), 500)} if isinstance(e, dict) else e
+                          for e in body["errors"]]
+    body = {k: v for k, v in body.items() if v is not None}
     headers = {"Content-Type": PROBLEM_JSON, "X-Correlation-ID": correlation_id, **p.headers}
-    return p.status, headers, orjson.dumps(p.body())
+    return p.status, headers, dumps(body)
 
 
 class Simulator:
@@ -209,7 +233,9 @@ class Simulator:
 
     def _handle_scoped(self, raw: RawRequest, sleep: Callable[[float], None]) -> Outcome:
         started = time.perf_counter()
-        cid = raw.headers.get("x-correlation-id") or uuid.uuid4().hex
+        received = raw.headers.get("x-correlation-id")
+        # echo the caller's id when it is a sane header value; otherwise (and when absent) make one
+        cid = received if received and SAFE_CORRELATION_ID.match(received) else uuid.uuid4().hex
         entry: dict[str, Any] = {
             "kind": "request", "ts": self.clock.timestamp(), "time": self.clock.iso(), "real_time": utc_iso(time.time()),
             "method": raw.method, "path": raw.path, "query": {k: v if len(v) > 1 else v[0] for k, v in raw.query.items()},
@@ -252,7 +278,7 @@ class Simulator:
         if plan.response is not None:
             r = plan.response
             headers = {"Content-Type": PROBLEM_JSON, "X-Correlation-ID": cid, **r.headers}
-            body = b"" if r.body is None else r.body if isinstance(r.body, bytes) else orjson.dumps(r.body)
+            body = b"" if r.body is None else r.body if isinstance(r.body, bytes) else dumps(r.body)
             return self._finish(Outcome(r.status, headers, body), plan)
         slot = None
         try:
@@ -272,13 +298,13 @@ class Simulator:
                 headers = {**stored["headers"], idempotency.REPLAY_HEADER: "true", "X-Correlation-ID": cid}
                 return self._finish(Outcome(stored["status"], headers, stored["body"].encode()), plan)
             request = Request(op.operation_id, raw.method, raw.path, vreq.path, vreq.query, raw.headers,
-                              vreq.body, cid, key)
+                              integral_floats_to_int(vreq.body), cid, key)
             status, headers, body = self._answer(op, request, cid)
             idempotency.complete(self.store, slot, status, headers, body)
             slot = None
         except ProblemError as p:
             idempotency.release(self.store, slot)
-            status, headers, body = problem_outcome(p, cid)
+            status, headers, body = self._engine_problem(op, p, cid)
         if self.behaviours is not None and op.operation_id in self.behaviours.operations:
             self.deliver_soon()  # the behaviour may have emitted an event
         return self._finish(Outcome(status, headers, body), plan)
@@ -298,7 +324,7 @@ class Simulator:
         elif isinstance(reply.body, bytes | str) and not content_type.endswith("json"):  # type: ignore[union-attr]
             body = reply.body.encode() if isinstance(reply.body, str) else reply.body
         else:
-            body = orjson.dumps(reply.body)
+            body = dumps(reply.body)
         headers = {"X-Correlation-ID": cid, **reply.headers}
         if content_type:
             headers["Content-Type"] = content_type
@@ -313,6 +339,31 @@ class Simulator:
                                    errors=violations)
         return reply.status, headers, body
 
+    def _engine_problem(self, op: Operation, p: ProblemError, cid: str) -> tuple[int, dict[str, str], bytes]:
+        """An error the engine made (validation, idempotency), answered the way this contract documents errors:
+        a status it documents, and its own error body where it documents one other than problem+json."""
+        alternatives = _ALTERNATIVES.get(p.status, (p.status,))
+        p.status = next((code for code in alternatives if op.response_for(code) is not None), p.status)
+        status, headers, body = problem_outcome(p, cid)
+        documented = op.response_for(p.status)
+        if documented is None or not documented.content or PROBLEM_JSON in documented.content:
+            return status, headers, body
+        content_type, media = next(iter(documented.content.items()))
+        if media.schema is None or "json" not in content_type:
+            return status, headers, body
+        shaped = self.synth.value(media.schema)
+        if isinstance(shaped, dict):
+            props = (self.contract.resolve(media.schema["$ref"]) if "$ref" in media.schema else media.schema)
+            fields = props.get("properties", {}) if isinstance(props, dict) else {}
+            message = f"{p.title}: {p.detail}" if p.detail else p.title
+            for name, value in (("message", message), ("detail", p.detail), ("title", p.title),
+                                ("status", p.status)):
+                if name in fields:
+                    candidate = {**shaped, name: _clip_text(value, 500)}
+                    if not self.validator.validate_response(op, p.status, content_type, candidate, {}):
+                        shaped = candidate
+        return status, {**headers, "Content-Type": content_type}, dumps(shaped)
+
     def _finish(self, outcome: Outcome, plan: Any) -> Outcome:
         for transform in plan.transforms:
             outcome.status, outcome.headers, outcome.body = transform(outcome.status, outcome.headers, outcome.body)
@@ -320,6 +371,17 @@ class Simulator:
         outcome.post_delay_ms = getattr(plan, "post_delay_ms", 0.0)
         outcome.bytes_per_s = plan.bytes_per_s
         return outcome
+
+
+def integral_floats_to_int(value: Any) -> Any:
+    """2.0 -> 2 throughout a body: JSON Schema calls 2.0 an integer, and behaviours may count with it."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: integral_floats_to_int(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [integral_floats_to_int(v) for v in value]
+    return value
 
 
 def _as_reply(value: Any) -> Reply:
