@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PACT_DO_NOT_TRACK := true
 
-.PHONY: run test lint typecheck unit install fuzz load mutants bench clean
+.PHONY: run test lint typecheck unit scenarios install fuzz load mutants bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadfile -q -m "not slow" --junitxml=reports/junit.xml
 
+## Only the scenario suites (also part of `make test`), with JUnit XML and an HTML report.
+scenarios: $(STAMP)
+	$(BIN)/sandbox run scenarios -n 2 --junitxml reports/scenarios.xml --html reports/scenarios.html
+
 ## Long Schemathesis run against every simulator and the SUT.
 fuzz: $(STAMP)
 	$(BIN)/pytest -q -m slow tests/fuzz
@@ -41,7 +45,7 @@ load: $(STAMP)
 
 ## Seeded orchestrator bugs that the scenario suite must catch.
 mutants: $(STAMP)
-	$(BIN)/python -m tests.mutants
+	$(BIN)/python -m tests.mutants -n 2
 
 ## Benchmarks (printed ratios, measured in one run).
 bench: $(STAMP)
