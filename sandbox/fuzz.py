@@ -73,17 +73,17 @@ def serve_sut(*, profiles: tuple[str, ...] = (), seed: int = 1) -> Iterator[dict
 
 
 def fuzz_target(target: FuzzTarget, *, profiles: tuple[str, ...] = (), max_examples: int = 100, seed: int = 1,
-                phases: tuple[str, ...] = PHASES, progress: object = None) -> FuzzReport:
+                phases: tuple[str, ...] = PHASES, shrink: bool = True, progress: object = None) -> FuzzReport:
     """Serve TARGET (a simulator, or the whole sandbox for the SUT), fuzz it, stop it; the report."""
     if target.kind == "sut":
         with serve_sut(profiles=profiles, seed=seed) as endpoints:
             report = run_fuzz(target, endpoints["orchestrator"], max_examples=max_examples, seed=seed,
-                              phases=phases, progress=progress)  # type: ignore[arg-type]
+                              phases=phases, shrink=shrink, progress=progress)  # type: ignore[arg-type]
     else:
         if len(profiles) > 1:
             raise SandboxError("a simulator takes one --profile")
         with serve_simulator(target, seed=seed, profile=profiles[0] if profiles else None) as url:
-            report = run_fuzz(target, url, max_examples=max_examples, seed=seed, phases=phases,
+            report = run_fuzz(target, url, max_examples=max_examples, seed=seed, phases=phases, shrink=shrink,
                               progress=progress)  # type: ignore[arg-type]
     report.profiles = profiles
     return report

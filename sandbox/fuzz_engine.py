@@ -78,7 +78,7 @@ class FuzzReport:
 
 def build_config(target: FuzzTarget, *, base_url: str, seed: int, max_examples: int,
                  phases: tuple[str, ...] = PHASES, max_steps: int | None = None, workers: int = 1,
-                 mode: str = "all") -> Any:
+                 mode: str = "all", shrink: bool = True) -> Any:
     """The SchemathesisConfig for one target (statuses, checks, phases, no sanitising: curl lines replay)."""
     from schemathesis.config import SchemathesisConfig
 
@@ -98,7 +98,8 @@ def build_config(target: FuzzTarget, *, base_url: str, seed: int, max_examples: 
         "base-url": base_url,
         "workers": workers,
         "request-timeout": 15,
-        "generation": {"max-examples": max_examples, "database": "none", "mode": mode},
+        "generation": {"max-examples": max_examples, "database": "none", "mode": mode,
+                       "no-shrink": not shrink},
         "checks": checks,
         "operations": operations,
         "phases": {**{p: {"enabled": p in phases} for p in PHASES if p != "stateful"}, "stateful": stateful},
@@ -137,7 +138,7 @@ def _known_bug(target: FuzzTarget, check: str, failure: Any, case: Any, body: st
 
 def run_fuzz(target: FuzzTarget, base_url: str, *, max_examples: int = 100, seed: int = 1,
              phases: tuple[str, ...] = PHASES, max_steps: int | None = None, workers: int = 1,
-             progress: Progress | None = None) -> FuzzReport:
+             shrink: bool = True, progress: Progress | None = None) -> FuzzReport:
     """Fuzz TARGET served at BASE_URL with the Schemathesis engine; returns the report (never raises on findings)."""
     _register_checks()
     report = FuzzReport(target.name, base_url, seed, max_examples)
@@ -147,7 +148,7 @@ def run_fuzz(target: FuzzTarget, base_url: str, *, max_examples: int = 100, seed
     # undocumented 400 answers are fine (negative_data_rejection still insists on a 4xx).
     for mode in ("positive", "negative") if target.undocumented_400_ok else ("all",):
         config = build_config(target, base_url=base_url, seed=seed, max_examples=max_examples, phases=phases,
-                              max_steps=max_steps, workers=workers, mode=mode)
+                              max_steps=max_steps, workers=workers, mode=mode, shrink=shrink)
         _run_pass(target, config, report, seen, progress)
     report.duration_s = time.monotonic() - started
     if progress:
