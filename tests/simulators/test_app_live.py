@@ -204,3 +204,11 @@ def test_non_loopback_bind_requires_a_token() -> None:
     run = subprocess.run([sys.executable, "-m", "simulators", "serve", str(SPEC), "--host", "0.0.0.0"],
                          capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert run.returncode != 0 and "--token" in run.stderr
+
+
+def test_a_bare_value_is_an_equality_predicate(sim: Server) -> None:
+    r = sim.control("POST", "/faults", json={"match": {"operation": "createOrder", "body": {"sku": "SKU-9"}},
+                                             "effects": [{"type": "status", "status": 409}]})
+    assert r.status_code == 201, r.text
+    assert post_order(sim, "a", body={**ORDER, "sku": "SKU-9"}).status_code == 409
+    assert post_order(sim, "b").status_code == 201
