@@ -92,6 +92,9 @@ def serve(
         "graceful_timeout": 1,
         "timeout": 180,
         "keepalive": 30,
+        # let the contract judge long URLs and headers (a 400 naming the field), not gunicorn's HTML 414
+        "limit_request_line": 0,
+        "limit_request_field_size": 65536,
         "proc_name": name,
     }
     master = os.getpid()
