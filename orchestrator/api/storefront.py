@@ -108,11 +108,9 @@ def remove_basket_item(customer_id: str, sku: str) -> ResponseReturnValue:
 def simulate_checkout() -> ResponseReturnValue:
     """simulateCheckout: totals (cash) or instalments (HP), no side effect."""
     body = _json("simulateCheckout")
-    sale: dict[str, Any] = {"customer_id": body["customer_id"]}
-    if body.get("delivery_address_id"):
-        sale["delivery_address_id"] = body["delivery_address_id"]
     items = body.get("items")
     try:
+        sale = checkout.sale_base(svc(), body)
         if body["payment_type"] == "hp":
             hp = body.get("hp") or {}
             if not items:

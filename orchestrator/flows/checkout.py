@@ -175,12 +175,24 @@ def _cas(svc: Services, order: dict[str, Any], values: dict[str, Any], conn: Any
 
 # -- the steps -----------------------------------------------------------------------------------
 
+def sale_base(svc: Services, req: dict[str, Any]) -> dict[str, Any]:
+    """The customer and delivery address of a legacy sale: the storefront may leave the address out, the
+    backend may not, so the customer's default address stands in."""
+    sale: dict[str, Any] = {"customer_id": req["customer_id"]}
+    address_id = req.get("delivery_address_id")
+    if not address_id:
+        addresses = svc.legacy.list_addresses(req["customer_id"]).get("items") or []
+        default = next((a for a in addresses if a.get("default")), addresses[0] if addresses else None)
+        address_id = default["id"] if default else None
+    if address_id:
+        sale["delivery_address_id"] = address_id
+    return sale
+
+
 def _simulate(svc: Services, order: dict[str, Any]) -> None:
     """Ask the legacy backend for totals (promotions are computed there, never here)."""
     req = order["request"]
-    sale: dict[str, Any] = {"customer_id": req["customer_id"]}
-    if req.get("delivery_address_id"):
-        sale["delivery_address_id"] = req["delivery_address_id"]
+    sale = sale_base(svc, req)
     try:
         if order["payment_type"] == "hp":
             if not req.get("items"):

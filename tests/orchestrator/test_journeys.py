@@ -191,3 +191,12 @@ def test_partial_fulfilment_via_webhooks(sb: Sandbox) -> None:
     sb.control("delivery", "POST", "/clock", json={"advance": "7d"})
     done = sb.wait_order(order["id"], lambda o: o["fulfilment_status"] == "delivered", timeout=30)
     assert {s["status"] for s in done["shipments"]} == {"delivered"}
+
+
+def test_simulate_checkout_without_an_address_uses_the_default_one(sb: Sandbox) -> None:
+    r = sb.sf("POST", "/checkout/simulations", json={
+        "customer_id": "CUS-00000042", "payment_type": "cash", "items": [{"sku": "SKU-00001", "quantity": 1}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["totals"]["total"] > 0
+    sent = sb.journal("legacy", "simulateCashSale")[-1]["request"]["body"]
+    assert sent["delivery_address_id"] == "ADR-00000001"  # the customer's default, looked up by the layer
