@@ -78,8 +78,8 @@ def respond(outcome: Outcome, environ: dict[str, Any]) -> Response:
     if outcome.after is not None:
         kind, arg = outcome.after
         if kind == "status":
-            from .core.engine import problem_outcome
             from .core.errors import ProblemError
+            from .core.replies import problem_outcome
 
             status = int(arg or 502)
             p = ProblemError(status, "Response lost after commit", "injected by commit_then_fail: the work was done")

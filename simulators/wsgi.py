@@ -57,7 +57,7 @@ class SimulatorWSGI:
             else:
                 outcome = self.sim.handle(raw)
         except ProblemError as p:
-            from .core.engine import problem_outcome
+            from .core.replies import problem_outcome
 
             outcome = Outcome(*problem_outcome(p, ""))
         if outcome.connection is not None or outcome.after is not None or outcome.bytes_per_s \

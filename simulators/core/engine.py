@@ -8,7 +8,6 @@ trickle the body.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -19,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from . import idempotency
 from .behaviours import Behaviours, Reply, Request, SimContext
 from .clock import Clock, utc_iso
@@ -29,13 +26,24 @@ from .errors import ProblemError
 from .faults import FaultEngine
 from .journal import Journal, clip
 from .metrics import Metrics
+from .replies import (
+    PROBLEM_JSON,
+    as_reply,
+    choose_status,
+    clip_text,
+    decode,
+    dumps,
+    integral_floats_to_int,
+    lenient_json,
+    parse_prefer,
+    problem_outcome,
+)
 from .store import StateStore
 from .synth import Synthesizer, pick_example
 from .validation import ContractValidator
 
 log = logging.getLogger("simulators")
 
-PROBLEM_JSON = "application/problem+json"
 SAFE_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # When a contract does not document the status the engine's own rule would answer, the next documented one.
 _ALTERNATIVES = {422: (422, 409, 400), 409: (409, 429, 503, 400), 415: (415, 400), 400: (400, 422)}
@@ -69,29 +77,6 @@ class Outcome:
     post_delay_ms: float = 0.0
     bytes_per_s: int | None = None
 
-
-def dumps(value: Any) -> bytes:
-    """JSON bytes; integers beyond 64 bits (fuzzers send them) fall back to the standard library."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _clip_text(text: Any, limit: int) -> Any:
-    return text[: limit - 1] + "…" if isinstance(text, str) and len(text) > limit else text
-
-
-def problem_outcome(p: ProblemError, correlation_id: str) -> tuple[int, dict[str, str], bytes]:
-    """A problem+json answer; quoted values are clipped so a huge input cannot make a huge (or invalid) error."""
-    body = p.body()
-    body["detail"] = _clip_text(body.get("detail"), 1000)
-    if isinstance(body.get("errors"), list):
-        body["errors"] = [{**e, "message": _clip_text(e.get("message"), 500)} if isinstance(e, dict) else e
-                          for e in body["errors"]]
-    body = {k: v for k, v in body.items() if v is not None}
-    headers = {"Content-Type": PROBLEM_JSON, "X-Correlation-ID": correlation_id, **p.headers}
-    return p.status, headers, dumps(body)
 
 
 class Simulator:
@@ -213,8 +198,8 @@ class Simulator:
         return self.synth.value(media.schema) if media.schema is not None else None
 
     def _contract_reply(self, op: Operation, headers: dict[str, str]) -> Reply:
-        prefer = _parse_prefer(headers.get("prefer", ""))
-        status = _choose_status(op, prefer.get("code"))
+        prefer = parse_prefer(headers.get("prefer", ""))
+        status = choose_status(op, prefer.get("code"))
         response = op.response_for(status)
         assert response is not None
         content_type = next(iter(response.content), None)
@@ -251,9 +236,9 @@ class Simulator:
             status=None if lost else outcome.status,
             duration_ms=round(duration_ms, 3),
             request={"headers": {k: v for k, v in raw.headers.items() if k in _JOURNAL_HEADERS},
-                     "body": clip(_decode(raw.body))},
+                     "body": clip(decode(raw.body))},
             response=None if lost else
-            {"status": outcome.status, "headers": outcome.headers, "body": clip(_decode(outcome.body))},
+            {"status": outcome.status, "headers": outcome.headers, "body": clip(decode(outcome.body))},
             lost=lost[0] if lost else None,
         )
         self.journal.record(entry)
@@ -269,7 +254,7 @@ class Simulator:
             return Outcome(*problem_outcome(p, cid))
         op = match.operation
         entry["operation"] = op.operation_id
-        plan = self.faults.plan(op.operation_id, raw.method, raw.path, raw.headers, _lenient_json(raw.body))
+        plan = self.faults.plan(op.operation_id, raw.method, raw.path, raw.headers, lenient_json(raw.body))
         entry["faults"] = list(plan.rules)
         if plan.delay_ms:
             sleep(plan.delay_ms / 1000)
@@ -283,7 +268,7 @@ class Simulator:
         slot = None
         try:
             if op.operation_id in self.prevalidators:
-                self.prevalidators[op.operation_id](_lenient_json(raw.body))
+                self.prevalidators[op.operation_id](lenient_json(raw.body))
             vreq = self.validator.validate_request(
                 op, path_params=match.path_params, query=raw.query, headers=raw.headers,
                 content_type=raw.content_type, body=raw.body,
@@ -312,7 +297,7 @@ class Simulator:
     def _answer(self, op: Operation, request: Request, cid: str) -> tuple[int, dict[str, str], bytes]:
         handler = self.behaviours.operations.get(op.operation_id) if self.behaviours else None
         try:
-            reply = _as_reply(handler(request, self.ctx)) if handler else self._contract_reply(op, request.headers)
+            reply = as_reply(handler(request, self.ctx)) if handler else self._contract_reply(op, request.headers)
         except ProblemError as p:
             reply = Reply(p.status, p.body(), dict(p.headers), PROBLEM_JSON)
         except Exception as e:  # a crash in a behaviour is a bug: say so, never a bare traceback
@@ -359,7 +344,7 @@ class Simulator:
             for name, value in (("message", message), ("detail", p.detail), ("title", p.title),
                                 ("status", p.status)):
                 if name in fields:
-                    candidate = {**shaped, name: _clip_text(value, 500)}
+                    candidate = {**shaped, name: clip_text(value, 500)}
                     if not self.validator.validate_response(op, p.status, content_type, candidate, {}):
                         shaped = candidate
         return status, {**headers, "Content-Type": content_type}, dumps(shaped)
@@ -372,63 +357,3 @@ class Simulator:
         outcome.bytes_per_s = plan.bytes_per_s
         return outcome
 
-
-def integral_floats_to_int(value: Any) -> Any:
-    """2.0 -> 2 throughout a body: JSON Schema calls 2.0 an integer, and behaviours may count with it."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: integral_floats_to_int(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [integral_floats_to_int(v) for v in value]
-    return value
-
-
-def _as_reply(value: Any) -> Reply:
-    if isinstance(value, Reply):
-        return value
-    if isinstance(value, tuple):
-        return Reply(value[0], value[1], *(value[2:3] or [{}]))
-    return Reply(200, value)
-
-
-def _choose_status(op: Operation, wanted: str | None) -> int:
-    """The status `Prefer: code=` names (when documented), else the first documented 2xx."""
-    documented = [s for s in op.responses if s.isdigit()]
-    if wanted:
-        if wanted in op.responses:
-            return int(wanted)
-        raise ProblemError(400, "Status not documented",
-                           f"Prefer: code={wanted} is not a documented response of {op.operation_id}; "
-                           f"documented: {', '.join(sorted(op.responses))}")
-    ok = sorted(s for s in documented if s.startswith("2"))
-    if ok:
-        return int(ok[0])
-    return int(sorted(documented)[0]) if documented else 200
-
-
-def _parse_prefer(header: str) -> dict[str, str]:
-    prefs: dict[str, str] = {}
-    for part in header.replace(";", ",").split(","):
-        name, _, value = part.strip().partition("=")
-        if name and value:
-            prefs[name.strip().lower()] = value.strip().strip('"')
-    return prefs
-
-
-def _lenient_json(body: bytes) -> Any:
-    if not body:
-        return None
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-
-
-def _decode(body: bytes) -> Any:
-    if not body:
-        return None
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return body.decode("utf-8", "replace")
