@@ -47,70 +47,6 @@ class FuzzTarget:
     excluded: dict[str, str] = field(default_factory=dict)
 
 
-def _headers(case: Any) -> dict[str, str]:
-    return {str(k).lower(): v for k, v in (getattr(case, "headers", None) or {}).items()}
-
-
-def _echoed_correlation_id(check: str, failure: Any, case: Any, body: str) -> bool:
-    sent = _headers(case).get("x-correlation-id")
-    return check == "response_headers_conformance" and sent is not None and getattr(failure, "instance", None) == sent
-
-
-def _unclipped_problem_text(check: str, failure: Any, case: Any, body: str) -> bool:
-    path = list(getattr(failure, "instance_path", []) or [])
-    return (check == "response_schema_conformance" and bool(path) and path[-1] in ("message", "detail")
-            and "longer than" in str(getattr(failure, "message", "")))
-
-
-def _big_int(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_big_int(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_big_int(v) for v in value)
-    if isinstance(value, str):
-        return value.lstrip("-").isdigit() and abs(int(value)) >= 2**63
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63
-
-
-def _big_int_500(check: str, failure: Any, case: Any, body: str) -> bool:
-    parts = [getattr(case, name, None) for name in ("query", "path_parameters", "headers", "body")]
-    return check in ("not_a_server_error", "no_unexplained_5xx") and _big_int(parts)
-
-
-def _problem_json_for_documented_json(check: str, failure: Any, case: Any, body: str) -> bool:
-    return check == "content_type_conformance" and "application/problem+json" in str(failure.message)
-
-
-def _undocumented_idempotency_422(check: str, failure: Any, case: Any, body: str) -> bool:
-    return (check == "status_code_conformance" and "Received: 422" in str(failure.message)
-            and "idempotency-key" in _headers(case))
-
-
-ENGINE_BUGS = (
-    KnownBug("correlation-id-echo",
-             "simulators/core/engine.py echoes any X-Correlation-ID, even one the contract rejects, so the 400 "
-             "answer breaks the response header schema (repro: curl -H $'X-Correlation-ID: a\\tb' URL/settlements)",
-             _echoed_correlation_id),
-    KnownBug("problem-text-unclipped",
-             "a 400 problem's detail and errors[].message quote the received value in full: a 1,500-character "
-             "metadata value gives a 1,563-character message (contract: maxLength 1000 / 2000)",
-             _unclipped_problem_text),
-    KnownBug("bigint-500",
-             "an integer beyond 64 bits in a parameter makes the 400 problem unserialisable: orjson raises "
-             "'Integer exceeds 64-bit range' at simulators/core/engine.py:69 and the answer is an HTML 500 "
-             "(repro: curl 'PAYMENT/payments/pay_1/refunds?limit=100000000000000000000000')",
-             _big_int_500),
-)
-def _integral_float_500(check: str, failure: Any, case: Any, body: str) -> bool:
-    return "'float' object cannot be interpreted as an integer" in body
-
-
-LEGACY_FLOAT_QUANTITY = KnownBug(
-    "legacy-float-quantity",
-    "legacy addBasketItem with quantity 2.0 (a JSON Schema integer) answers 500 'float object cannot be "
-    "interpreted as an integer' and stores it: every later getBasket of that customer is a 500 "
-    "(repro: POST /customers/CUS-00000042/basket/items {\"sku\": \"SKU-00005\", \"quantity\": 2.0})",
-    _integral_float_500)
 def _sut_check(check: str, needle: str = "") -> Callable[[str, Any, Any, str], bool]:
     def matches(found: str, failure: Any, case: Any, body: str) -> bool:
         return found == check and needle in str(getattr(failure, "message", ""))
@@ -141,28 +77,10 @@ SUT_BUGS = (
              "OPTIONS /customers/migrations advertises GET (Flask matches /customers/<customer_id>)",
              _sut_check("allow_header_conformance")),
 )
-# Engine answers a contract without its own error responses cannot describe (third-party specs).
-FOREIGN_BUGS = (
-    KnownBug("problem-json-for-json-error",
-             "a validation failure is answered application/problem+json even where the contract documents "
-             "its 400 as application/json with another schema (Adyen ServiceError); repro: curl -X POST "
-             "ADYEN/authorise -H 'Content-Type: application/json' -d '[null]'",
-             _problem_json_for_documented_json),
-    KnownBug("idempotency-422-undocumented",
-             "Idempotency-Key reused with another body is answered 422 even where the contract documents no "
-             "422 (bookshop createLoan); repro: the same key twice with different bodies",
-             _undocumented_idempotency_422),
-)
-
-
 def _nullable_enum_accepts_null(check: str, failure: Any, case: Any, body: str) -> bool:
     sent = getattr(case, "body", None)
     return (check == "negative_data_rejection" and "condition: Incorrect type" in str(failure.message)
             and isinstance(sent, dict) and sent.get("condition", "") is None)
-
-
-def _empty_exploded_array(check: str, failure: Any, case: Any, body: str) -> bool:
-    return check == "positive_data_acceptance" and (getattr(case, "query", None) or {}).get("ids") == []
 
 
 NULLABLE_ENUM = KnownBug(
@@ -170,11 +88,6 @@ NULLABLE_ENUM = KnownBug(
     "simulators/core/openapi30.py adds null to the enum of a `nullable: true` 3.0 schema; OAS 3.0.3 and "
     "openapi-core reject null when the enum does not list it (bookshop NewBook.condition)",
     _nullable_enum_accepts_null)
-EMPTY_FORM_ARRAY = KnownBug(
-    "empty-form-array",
-    "an empty array in a form/explode=false query parameter is sent as `ids=`; the engine answers 400 "
-    "'cannot be empty' instead of reading [] (bookshop listBooks: curl 'URL/books?ids=')",
-    _empty_exploded_array)
 # Simulators without behaviours keep no state: use_after_free and ensure_resource_availability would
 # test state they do not have; the engine does not enforce `security` (reported), so ignored_auth is off.
 FOREIGN_CHECKS_OFF = ("unsupported_method", "ignored_auth", "use_after_free", "ensure_resource_availability")
@@ -188,25 +101,25 @@ TARGETS: dict[str, FuzzTarget] = {
         "payment", CONTRACTS / "payment.openapi.yaml",
         accepts_400={"getSettlementReport": "date, or from+to: other combinations are a 400 (contract)",
                      "listRefunds": CURSOR_400},
-        disabled_checks=SIMULATOR_CHECKS_OFF, known_bugs=ENGINE_BUGS),
+        disabled_checks=SIMULATOR_CHECKS_OFF),
     "delivery": FuzzTarget("delivery", CONTRACTS / "delivery.openapi.yaml",
-                           disabled_checks=SIMULATOR_CHECKS_OFF, known_bugs=ENGINE_BUGS),
+                           disabled_checks=SIMULATOR_CHECKS_OFF),
     "legacy": FuzzTarget(
         "legacy", CONTRACTS / "legacy.openapi.yaml",
         accepts_400={"listProducts": CURSOR_400, "listProductChanges": CURSOR_400, "listOrders": CURSOR_400},
-        disabled_checks=SIMULATOR_CHECKS_OFF, known_bugs=(*ENGINE_BUGS, LEGACY_FLOAT_QUANTITY)),
+        disabled_checks=SIMULATOR_CHECKS_OFF),
     "notifications": FuzzTarget("notifications", CONTRACTS / "notifications.openapi.yaml",
-                                disabled_checks=SIMULATOR_CHECKS_OFF, known_bugs=ENGINE_BUGS),
+                                disabled_checks=SIMULATOR_CHECKS_OFF),
     "adyen-payment": FuzzTarget("adyen-payment", SHARED_SPECS / "adyen" / "PaymentService-v68.yaml",
                                 serve_args=("--no-behaviours",), disabled_checks=FOREIGN_CHECKS_OFF,
-                                undocumented_400_ok=True, known_bugs=(*ENGINE_BUGS, *FOREIGN_BUGS)),
+                                undocumented_400_ok=True),
     "adyen-recurring": FuzzTarget("adyen-recurring", SHARED_SPECS / "adyen" / "RecurringService-v68.yaml",
                                   serve_args=("--no-behaviours",), disabled_checks=FOREIGN_CHECKS_OFF,
-                                  undocumented_400_ok=True, known_bugs=(*ENGINE_BUGS, *FOREIGN_BUGS)),
+                                  undocumented_400_ok=True),
     "bookshop": FuzzTarget("bookshop", ROOT / "tests" / "data" / "specs" / "bookshop-3.0.yaml",
                            serve_args=("--no-behaviours",), disabled_checks=FOREIGN_CHECKS_OFF,
                            undocumented_400_ok=True,
-                           known_bugs=(*ENGINE_BUGS, *FOREIGN_BUGS, NULLABLE_ENUM, EMPTY_FORM_ARRAY)),
+                           known_bugs=(NULLABLE_ENUM,)),
     # The SUT may answer a documented 503 with Retry-After when a provider is down: not_a_server_error is
     # replaced by the no_unexplained_5xx check (sandbox.fuzz), which allows exactly that.
     "sut": FuzzTarget(
