@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from simulators.core.yamlmarks import LineLoader, MarkedDict, MarkedList
+
 from .errors import SandboxError
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?"
@@ -18,42 +20,6 @@ class LoadFileError(SandboxError):
     """A timeline or SLO file is invalid; the message starts with `file:line:`."""
 
 
-class MarkedDict(dict):  # type: ignore[type-arg]
-    """A mapping that remembers its own line and the line of each key."""
-
-    line: int = 1
-    key_lines: dict[Any, int]
-
-
-class MarkedList(list):  # type: ignore[type-arg]
-    """A sequence that remembers its own line and the line of each item."""
-
-    line: int = 1
-    item_lines: list[int]
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader recording 1-based lines of mappings, keys and sequence items."""
-
-
-def _map(loader: _Loader, node: yaml.MappingNode) -> Any:
-    data = MarkedDict()
-    data.line, data.key_lines = node.start_mark.line + 1, {}
-    yield data
-    data.update(loader.construct_mapping(node))
-    for key_node, _ in node.value:
-        data.key_lines[loader.construct_object(key_node)] = key_node.start_mark.line + 1
-
-
-def _seq(loader: _Loader, node: yaml.SequenceNode) -> Any:
-    data = MarkedList()
-    data.line, data.item_lines = node.start_mark.line + 1, [n.start_mark.line + 1 for n in node.value]
-    yield data
-    data.extend(loader.construct_sequence(node))
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _seq)
 
 
 def read_marked(path: str | Path, what: str) -> Any:
@@ -63,7 +29,7 @@ def read_marked(path: str | Path, what: str) -> Any:
     except OSError as e:
         raise LoadFileError(f"{path}: cannot read the {what} file: {e.strerror}") from None
     try:
-        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+        return yaml.load(text, Loader=LineLoader)  # a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "context_mark", None) or getattr(e, "problem_mark", None)  # where the broken node starts
         where = f"{path}:{mark.line + 1}" if mark else str(path)

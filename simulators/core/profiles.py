@@ -17,49 +17,13 @@ import yaml
 
 from .errors import ConfigError, unknown_name
 from .faults import config_message, validate_rule
+from .yamlmarks import LineLoader, MarkedDict, MarkedList
 
 PROFILE_DIR = str(Path(__file__).resolve().parent.parent / "profiles")
 PROFILE_KEYS = ("name", "description", "simulator", "rules")
 _SUFFIXES = (".yaml", ".yml")
 
 
-class _MarkedDict(dict):  # type: ignore[type-arg]
-    """A mapping that remembers its line and the line of each key."""
-
-    line: int = 0
-    key_lines: dict[Any, int]
-
-
-class _MarkedList(list):  # type: ignore[type-arg]
-    """A sequence that remembers the line of each item."""
-
-    line: int = 0
-    item_lines: list[int]
-
-
-class _LineLoader(yaml.SafeLoader):
-    """A SafeLoader that records 1-based start lines of mappings, keys and sequence items."""
-
-
-def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Any:
-    data = _MarkedDict()
-    data.line, data.key_lines = node.start_mark.line + 1, {}
-    yield data
-    data.update(loader.construct_mapping(node))
-    for key_node, _ in node.value:
-        if isinstance(key_node, yaml.ScalarNode):
-            data.key_lines[loader.construct_object(key_node)] = key_node.start_mark.line + 1
-
-
-def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> Any:
-    data = _MarkedList()
-    data.line, data.item_lines = node.start_mark.line + 1, [n.start_mark.line + 1 for n in node.value]
-    yield data
-    data.extend(loader.construct_sequence(node))
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
 
 def line_of(doc: Any, field: str | None) -> int:
@@ -68,9 +32,9 @@ def line_of(doc: Any, field: str | None) -> int:
     node = doc
     for token in re.findall(r"\[(\d+)\]|([^.\[\]]+)", field or ""):
         index, key = token
-        if index and isinstance(node, _MarkedList) and int(index) < len(node):
+        if index and isinstance(node, MarkedList) and int(index) < len(node):
             line, node = node.item_lines[int(index)], node[int(index)]
-        elif key and isinstance(node, _MarkedDict) and key in node:
+        elif key and isinstance(node, MarkedDict) and key in node:
             line, node = node.key_lines.get(key, line), node[key]
         else:
             break
@@ -95,7 +59,7 @@ def read_profile(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = str(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = yaml.load(fh, Loader=_LineLoader)  # a SafeLoader subclass
+            doc = yaml.load(fh, Loader=LineLoader)  # a SafeLoader subclass
     except OSError as e:
         raise ConfigError(f"cannot read profile: {e.strerror}", source=path) from None
     except yaml.YAMLError as e:
