@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -44,9 +45,15 @@ class OrjsonProvider(DefaultJSONProvider):
 
     sort_keys = False
 
+    def _bytes(self, obj: Any) -> bytes:
+        try:
+            return orjson.dumps(obj, default=self.default)
+        except TypeError:  # an integer beyond 64 bits (echoed input): the standard library writes it
+            return json.dumps(obj, default=self.default, separators=(",", ":")).encode()
+
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         """Serialize (what orjson cannot, Flask's default handles: dates, decimals, ...)."""
-        return orjson.dumps(obj, default=self.default).decode()
+        return self._bytes(obj).decode()
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         """Parse."""
@@ -55,7 +62,7 @@ class OrjsonProvider(DefaultJSONProvider):
     def response(self, *args: Any, **kwargs: Any) -> Response:
         """A JSON response without the str round trip."""
         obj = self._prepare_response_obj(args, kwargs)
-        return Response(orjson.dumps(obj, default=self.default), mimetype=self.mimetype)
+        return Response(self._bytes(obj), mimetype=self.mimetype)
 
 
 def start_worker(app: Flask) -> OutboxWorker:

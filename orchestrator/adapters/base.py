@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -156,7 +157,10 @@ class ProviderClient:
             headers["Idempotency-Key"] = idempotency_key
         payload = None
         if json_body is not None:
-            payload = orjson.dumps(json_body)
+            try:
+                payload = orjson.dumps(json_body)
+            except TypeError:  # integers beyond 64 bits: the standard library writes them, the provider judges
+                payload = json.dumps(json_body, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json"
         url = self._prefix + path + ("?" + urlencode(params, doseq=True) if params else "")
         started = time.perf_counter()

@@ -200,3 +200,11 @@ def test_simulate_checkout_without_an_address_uses_the_default_one(sb: Sandbox) 
     assert r.json()["totals"]["total"] > 0
     sent = sb.journal("legacy", "simulateCashSale")[-1]["request"]["body"]
     assert sent["delivery_address_id"] == "ADR-00000001"  # the customer's default, looked up by the layer
+
+
+def test_out_of_range_and_unknown_hp_terms_are_a_400_not_a_crash(sb: Sandbox) -> None:
+    base = {"customer_id": "CUS-00000042", "payment_type": "hp", "items": [{"sku": "SKU-00001", "quantity": 1}]}
+    huge = sb.sf("POST", "/checkout/simulations", json={**base, "hp": {"term_months": 36, "deposit": 10**23}})
+    assert huge.status_code == 400 and huge.json()["errors"][0]["pointer"] == "/hp/deposit"  # found by fuzzing
+    extra = sb.sf("POST", "/checkout/simulations", json={**base, "hp": {"term_months": 36, "P": {}}})
+    assert extra.status_code == 400 and extra.json()["errors"][0]["pointer"] == "/hp"
