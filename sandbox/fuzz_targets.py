@@ -77,17 +77,6 @@ SUT_BUGS = (
              "OPTIONS /customers/migrations advertises GET (Flask matches /customers/<customer_id>)",
              _sut_check("allow_header_conformance")),
 )
-def _nullable_enum_accepts_null(check: str, failure: Any, case: Any, body: str) -> bool:
-    sent = getattr(case, "body", None)
-    return (check == "negative_data_rejection" and "condition: Incorrect type" in str(failure.message)
-            and isinstance(sent, dict) and sent.get("condition", "") is None)
-
-
-NULLABLE_ENUM = KnownBug(
-    "nullable-enum-accepts-null",
-    "simulators/core/openapi30.py adds null to the enum of a `nullable: true` 3.0 schema; OAS 3.0.3 and "
-    "openapi-core reject null when the enum does not list it (bookshop NewBook.condition)",
-    _nullable_enum_accepts_null)
 # Simulators without behaviours keep no state: use_after_free and ensure_resource_availability would
 # test state they do not have; the engine does not enforce `security` (reported), so ignored_auth is off.
 FOREIGN_CHECKS_OFF = ("unsupported_method", "ignored_auth", "use_after_free", "ensure_resource_availability")
@@ -118,8 +107,7 @@ TARGETS: dict[str, FuzzTarget] = {
                                   undocumented_400_ok=True),
     "bookshop": FuzzTarget("bookshop", ROOT / "tests" / "data" / "specs" / "bookshop-3.0.yaml",
                            serve_args=("--no-behaviours",), disabled_checks=FOREIGN_CHECKS_OFF,
-                           undocumented_400_ok=True,
-                           known_bugs=(NULLABLE_ENUM,)),
+                           undocumented_400_ok=True),
     # The SUT may answer a documented 503 with Retry-After when a provider is down: not_a_server_error is
     # replaced by the no_unexplained_5xx check (sandbox.fuzz), which allows exactly that.
     "sut": FuzzTarget(

@@ -1,7 +1,8 @@
 """OpenAPI 3.0 schema objects translated to JSON Schema 2020-12, so one validator serves 3.0 and 3.1.
 
-- `nullable: true` adds "null" to `type` (and `None` to `enum`); without a `type` the schema becomes
-  `anyOf: [<schema>, {"type": "null"}]`.
+- `nullable: true` adds "null" to `type`; without a `type` the schema becomes
+  `anyOf: [<schema>, {"type": "null"}]`. An `enum` is left as written: OAS 3.0.3 says null passes a
+  nullable enum only when the enum lists null itself (as openapi-core holds it).
 - boolean `exclusiveMinimum`/`exclusiveMaximum` become the numeric 2020-12 form.
 - `example` becomes `examples: [example]` (an annotation the synthesizer can use).
 - `x-` extension keys are dropped from schemas; `discriminator` stays (an annotation; `oneOf` decides).
@@ -67,8 +68,6 @@ def _int_format_bounds(schema: dict[str, Any]) -> None:
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     kind = schema.get("type")
-    if "enum" in schema and None not in schema["enum"]:
-        schema["enum"] = [*schema["enum"], None]
     if isinstance(kind, str):
         schema["type"] = [kind, "null"]
     elif isinstance(kind, list):
