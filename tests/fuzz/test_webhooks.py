@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,41 +18,16 @@ from hypothesis import strategies as st
 
 from simulators.core.contract import load_contract
 from simulators.core.synth import Synthesizer
+from tests.support.receiver import WebhookReceiver
 from tests.support.servers import CONTRACTS, Server, spawn, start_simulator
 
 SECRET = "whsec_sandbox"
 CARD = {"number": "4242424242424242", "expiry_month": 12, "expiry_year": 2030, "cvc": "123"}
 
 
-class Receiver:
-    """A real webhook receiver on 127.0.0.1:0 that keeps every delivery (headers, raw body)."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.received.append((dict(self.headers), raw))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, count: int, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def Receiver() -> WebhookReceiver:
+    """The shared receiver, accepting every delivery: signatures are checked by the test itself."""
+    return WebhookReceiver(secret=None)
 
 
 def sign(raw: bytes, *, t: int | None = None, secret: str = SECRET) -> str:
@@ -70,7 +43,8 @@ def webhook_validators(name: str) -> dict[str, Any]:
             for event, w in contract.webhooks.items()}
 
 
-def assert_deliveries_conform(name: str, received: list[tuple[dict[str, str], bytes]]) -> set[str]:
+def assert_deliveries_conform(name: str, deliveries: list[dict[str, Any]]) -> set[str]:
+    received = [(d["headers"], d["body"]) for d in deliveries]
     validators = webhook_validators(name)
     seen = set()
     for headers, raw in received:
@@ -90,7 +64,7 @@ def assert_deliveries_conform(name: str, received: list[tuple[dict[str, str], by
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
-    r.close()
+    r.stop()
 
 
 def test_payment_webhooks_match_the_contract(receiver: Receiver) -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -17,44 +15,14 @@ from simulators.core.errors import ProblemError
 from simulators.core.faults import FaultEngine
 from simulators.core.store import MemoryStore, SQLiteStore, StateStore
 from simulators.core.webhooks import WebhookDispatcher, sign, verify_signature
+from tests.support.receiver import WebhookReceiver
 
 SECRET = "whsec_test"
 
 
-class Receiver:
-    """A real HTTP receiver on 127.0.0.1:0 that verifies signatures like an integration layer would."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.statuses: list[int] = []  # answers to give, in order; then 200
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                valid = verify_signature(SECRET, self.headers.get("Sandbox-Signature", ""), body)
-                with receiver.lock:
-                    status = receiver.statuses.pop(0) if receiver.statuses else 200
-                    if not valid:
-                        status = 401
-                    receiver.received.append({"headers": dict(self.headers), "body": body,
-                                              "event": json.loads(body), "valid": valid, "status": status})
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def Receiver() -> WebhookReceiver:
+    """The shared receiver, verifying with this file's secret."""
+    return WebhookReceiver(SECRET)
 
 
 class OneShotFaults:

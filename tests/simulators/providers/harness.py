@@ -17,6 +17,7 @@ from simulators.core.errors import ProblemError
 from simulators.core.store import MemoryStore
 from simulators.core.validation import ContractValidator
 from simulators.core.webhooks import WebhookDispatcher
+from tests.support.receiver import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[3]
 START = "2026-03-02T09:00:00Z"
@@ -121,57 +122,11 @@ class Harness:
         return out
 
 
-class Receiver:
-    """A real webhook receiver on 127.0.0.1:0 that verifies Sandbox-Signature like an integration layer."""
+class Receiver(WebhookReceiver):
+    """The shared receiver, on /webhooks, verifying the sandbox's default secret."""
 
     def __init__(self, secret: str = "whsec_sandbox") -> None:
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        from simulators.core.webhooks import verify_signature
-
-        self.received: list[dict[str, Any]] = []
-        self.statuses: list[int] = []
-        lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                valid = verify_signature(secret, self.headers.get("Sandbox-Signature", ""), body)
-                with lock:
-                    status = outer.statuses.pop(0) if outer.statuses else 200
-                    status = status if valid else 401
-                    outer.received.append({"headers": dict(self.headers), "event": json.loads(body),
-                                           "valid": valid, "status": status})
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
-        self.thread.start()
-
-    def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
-        return [r["event"] for r in self.received if event_type is None or r["event"]["type"] == event_type]
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """Wait until `count` deliveries arrived (the simulator delivers from its own loop)."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.received
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(secret, path="/webhooks")
 
 
 def set_target(server: Any, url: str) -> None:
