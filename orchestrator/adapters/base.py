@@ -11,13 +11,13 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import orjson
-import pybreaker
 import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_base
 
 from .. import context, logs, metrics
 from ..errors import CircuitOpen, ProviderRejected, ProviderUnavailable, RetryableHTTPError
+from .breaker import BreakerOpen, CircuitBreaker
 
 log = logs.get("adapters")
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
@@ -71,15 +71,10 @@ class WaitRetryAfter(wait_base):
         return max(wait, retry_after) if retry_after is not None else wait
 
 
-class _BreakerMetrics(pybreaker.CircuitBreakerListener):
-    """Exports the breaker state and logs transitions."""
-
-    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
-        """Record the new state."""
-        name = new_state.name if new_state is not None else "closed"
-        metrics.BREAKER_STATE.labels(cb.name).set(metrics.BREAKER_CODES.get(name, 0))
-        log.warning("circuit breaker state changed", extra={
-            "provider": cb.name, "from": getattr(old_state, "name", None), "to": name})
+def _breaker_changed(name: str, old: str, new: str) -> None:
+    """Export the breaker state and log the transition."""
+    metrics.BREAKER_STATE.labels(name).set(metrics.BREAKER_CODES.get(new, 0))
+    log.warning("circuit breaker state changed", extra={"provider": name, "from": old, "to": new})
 
 
 class ProviderClient:
@@ -95,10 +90,8 @@ class ProviderClient:
         self._prefix = urlsplit(self.base_url).path
         self.pool = urllib3.connection_from_url(self.base_url, maxsize=64, block=False, retries=False)
         self._timeout = urllib3.Timeout(connect=self.policy.connect_timeout_s, read=self.policy.read_timeout_s)
-        self.breaker = pybreaker.CircuitBreaker(
-            fail_max=self.policy.breaker_fail_max, reset_timeout=self.policy.breaker_reset_s,
-            exclude=[ProviderRejected], listeners=[_BreakerMetrics()], name=self.provider,
-            throw_new_error_on_trip=False)
+        self.breaker = CircuitBreaker(self.provider, fail_max=self.policy.breaker_fail_max,
+                                      reset_s=self.policy.breaker_reset_s, on_change=_breaker_changed)
         metrics.BREAKER_STATE.labels(self.provider).set(0)
 
     # -- public ----------------------------------------------------------------------------------
@@ -118,7 +111,7 @@ class ProviderClient:
 
     def breaker_state(self) -> str:
         """closed, half-open or open."""
-        return str(self.breaker.current_state)
+        return self.breaker.state
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -132,21 +125,23 @@ class ProviderClient:
             "reason": reason, "sleep_s": round(state.upcoming_sleep, 3)})
 
     def _guarded(self, operation: str, *args: Any) -> Any:
-        """One attempt through the circuit breaker."""
+        """One attempt through the circuit breaker (a rejection is an answer: it does not count as failure)."""
         try:
-            return self.breaker.call(self._send, operation, *args)
-        except pybreaker.CircuitBreakerError as exc:
+            self.breaker.admit()
+        except BreakerOpen as exc:
             metrics.PROVIDER_CALLS.labels(self.provider, operation, "breaker_open").inc()
             raise CircuitOpen(self.provider, operation, "circuit breaker open",
-                              retry_after=self._breaker_retry_after()) from exc
-
-    def _breaker_retry_after(self) -> float:
-        """Seconds until the open breaker lets a trial call through."""
-        opened = getattr(self.breaker._state_storage, "opened_at", None)
-        if opened is None:
-            return self.policy.breaker_reset_s
-        now = dt.datetime.now(opened.tzinfo) if opened.tzinfo else dt.datetime.utcnow()
-        return max(1.0, self.policy.breaker_reset_s - (now - opened).total_seconds())
+                              retry_after=max(1.0, exc.retry_after)) from exc
+        try:
+            result = self._send(operation, *args)
+        except ProviderRejected:
+            self.breaker.success()
+            raise
+        except BaseException:
+            self.breaker.failure()
+            raise
+        self.breaker.success()
+        return result
 
     def _send(self, operation: str, method: str, path: str, json_body: Any,
               params: dict[str, Any] | None, idempotency_key: str | None,
