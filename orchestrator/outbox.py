@@ -16,11 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from . import context, logs, metrics
 from .errors import ProviderError
-from .store import Store
+from .store import Conflict, Store, Tx
 
 log = logs.get("outbox")
 Handler = Callable[[dict[str, Any]], None]
@@ -45,16 +44,18 @@ class Outbox:
         self.handlers: dict[str, Handler] = {}
         self.wakeup = threading.Event()
         t = self.t
-        self._due = (sa.select(t).where(t.c.status == "pending", t.c.available_at <= sa.bindparam("now"),
-                                        t.c.lease_until <= sa.bindparam("now"))
-                     .order_by(t.c.available_at, t.c.id).limit(sa.bindparam("limit", type_=sa.Integer)))
-        self._insert_new = _insert_ignoring_duplicates(store, t)
+        self._due = store.statement("outbox.due", lambda: sa.select(t).where(
+            t.c.status == "pending", t.c.available_at <= sa.bindparam("now"), t.c.lease_until <= sa.bindparam("now"))
+            .order_by(t.c.available_at, t.c.id).limit(sa.bindparam("limit", type_=sa.Integer)))
+        self._insert_new = store.statement("outbox.insert_new", lambda: _insert_ignoring_duplicates(store, t))
+        self._by_key = store.statement("outbox.pending_by_key", lambda: sa.update(t).where(
+            t.c.key == sa.bindparam("_key"), t.c.status == "pending"))
 
     def register(self, topic: str, handler: Handler) -> None:
         """Name the handler of a topic."""
         self.handlers[topic] = handler
 
-    def enqueue(self, conn: Connection, topic: str, key: str, payload: dict[str, Any], *,
+    def enqueue(self, conn: Tx, topic: str, key: str, payload: dict[str, Any], *,
                 delay_s: float = 0.0) -> bool:
         """Add a message inside the caller's transaction; False when `key` is already queued."""
         if topic not in self.handlers:
@@ -70,7 +71,7 @@ class Outbox:
             try:
                 with conn.begin_nested():
                     conn.execute(self.t.insert(), row)
-            except sa.exc.IntegrityError:
+            except Conflict:
                 return False
         self.wakeup.set()
         return True
@@ -89,7 +90,7 @@ class Outbox:
                     claimed.append({**row, **lease})
         return claimed
 
-    def ack(self, msg_id: int, conn: Connection | None = None) -> None:
+    def ack(self, msg_id: int, conn: Tx | None = None) -> None:
         """Mark a message delivered."""
         self.store.update("outbox", msg_id, {"status": "done", "lease_until": 0.0, "updated_at": time.time()},
                           conn=conn)
@@ -97,24 +98,23 @@ class Outbox:
     def ack_many(self, msg_ids: list[int]) -> None:
         """Mark several messages delivered in one transaction."""
         if msg_ids:
+            done = {"status": "done", "lease_until": 0.0, "updated_at": time.time()}
             with self.store.tx() as conn:
-                conn.execute(sa.update(self.t).where(self.t.c.id.in_(msg_ids)).values(
-                    status="done", lease_until=0.0, updated_at=time.time()))
+                for msg_id in msg_ids:
+                    self.store.update("outbox", msg_id, done, conn=conn)
 
-    def complete(self, key: str, conn: Connection) -> None:
+    def complete(self, key: str, conn: Tx) -> None:
         """Mark the message with `key` delivered (inside the caller's transaction)."""
-        conn.execute(sa.update(self.t).where(self.t.c.key == key, self.t.c.status == "pending")
-                     .values(status="done", lease_until=0.0, updated_at=time.time()))
+        conn.execute(self._by_key, {"status": "done", "lease_until": 0.0, "updated_at": time.time(), "_key": key})
 
-    def reschedule(self, key: str, delay_s: float, conn: Connection | None = None) -> None:
+    def reschedule(self, key: str, delay_s: float, conn: Tx | None = None) -> None:
         """Make the pending message with `key` due after `delay_s` (hand-over to the worker)."""
-        stmt = (sa.update(self.t).where(self.t.c.key == key, self.t.c.status == "pending")
-                .values(available_at=time.time() + delay_s, lease_until=0.0, updated_at=time.time()))
+        values = {"available_at": time.time() + delay_s, "lease_until": 0.0, "updated_at": time.time(), "_key": key}
         if conn is not None:
-            conn.execute(stmt)
+            conn.execute(self._by_key, values)
         else:
             with self.store.tx() as c:
-                c.execute(stmt)
+                c.execute(self._by_key, values)
         self.wakeup.set()
 
     def requeue(self, key: str, delay_s: float = 0.0) -> None:

@@ -21,6 +21,7 @@ from .. import logs, metrics
 from ..errors import ProblemError, ProviderRejected, ProviderUnavailable
 from ..outbox import Defer
 from ..services import Services
+from ..store import Conflict
 from . import orders
 
 log = logs.get("checkout")
@@ -66,7 +67,7 @@ def place(svc: Services, idempotency_key: str, body: dict[str, Any]) -> tuple[di
         with svc.store.tx() as conn:
             svc.store.insert("orders", row, conn=conn)
             svc.outbox.enqueue(conn, PROCESS, f"{PROCESS}:{order_id}", {"order_id": order_id}, delay_s=lease)
-    except sa.exc.IntegrityError:
+    except Conflict:
         t = svc.store.t["orders"]
         existing = svc.store.one(sa.select(t).where(t.c.idempotency_key == idempotency_key))
         if existing is None:
@@ -104,9 +105,8 @@ def advance(svc: Services, order_id: str, *, inline: bool,
     order = leased
     if order is None:
         with svc.store.tx() as conn:
-            t = svc.store.t["orders"]
-            got = svc.store.update("orders", order_id, {"lease_until": now + svc.config.checkout_lease_s},
-                                   where=t.c.lease_until <= now, conn=conn)
+            got = conn.execute(_lease_statement(svc), {"lease_until": now + svc.config.checkout_lease_s,
+                                                      "_pk": order_id, "_now": now}).rowcount == 1
             order = svc.store.get("orders", order_id, conn)
         if order is None:
             raise ProblemError(404, "Order not found", f"no order '{order_id}'")
@@ -146,6 +146,13 @@ def _unavailable(svc: Services, order: dict[str, Any], exc: ProviderUnavailable,
         svc.outbox.reschedule(f"{PROCESS}:{order['id']}", max(0.2, exc.retry_after or svc.config.outbox_backoff_s))
     else:
         raise exc
+
+
+def _lease_statement(svc: Services) -> Any:
+    """Take the order's lease if nobody holds it (a compare-and-set on lease_until)."""
+    t = svc.store.t["orders"]
+    return svc.store.statement("checkout.lease", lambda: sa.update(t).where(
+        t.c.id == sa.bindparam("_pk"), t.c.lease_until <= sa.bindparam("_now")))
 
 
 def _fail(svc: Services, order: dict[str, Any], reason: str, detail: str, *, conn: Any,

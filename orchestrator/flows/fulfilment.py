@@ -88,10 +88,11 @@ def _complete(svc: Services, order_id: str, conn: Any) -> None:
     statuses = [s["status"] for s in orders.shipments_of(svc, order_id, conn)]
     ot = svc.store.t["orders"]
     # a refund may have landed meanwhile: only a still-`confirmed` order becomes `completed`
-    status = sa.case((ot.c.status == "confirmed", "completed"), else_=ot.c.status)
-    svc.store.update("orders", order_id, orders.touch({
-        "step": "completed", "status": status, "fulfilment_status": orders.fulfilment_status(statuses)}),
-        where=ot.c.step == "fulfilling", conn=conn)
+    complete = svc.store.statement("fulfilment.complete", lambda: sa.update(ot).where(
+        ot.c.id == sa.bindparam("_id"), ot.c.step == "fulfilling").values(
+        status=sa.case((ot.c.status == "confirmed", "completed"), else_=ot.c.status)))
+    conn.execute(complete, orders.touch({"step": "completed", "fulfilment_status": orders.fulfilment_status(statuses),
+                                         "_id": order_id}))
 
 
 def notify_customer(svc: Services, payload: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from .. import logs, metrics
 from ..errors import ProblemError
 from ..services import Services
+from ..store import Conflict, Tx
 from . import orders
 
 log = logs.get("webhooks")
@@ -74,7 +75,7 @@ def receive(svc: Services, provider: str, headers: dict[str, str], raw: bytes) -
             outcome = apply(svc, conn, obj, sequence)
             if outcome == "applied":
                 svc.store.update("webhook_events", event_id, {"applied": True}, conn=conn)
-    except sa.exc.IntegrityError:
+    except Conflict:
         metrics.WEBHOOKS.labels(provider, "duplicate").inc()
         return {"status": "duplicate", "event_id": event_id}
     metrics.WEBHOOKS.labels(provider, outcome).inc()
@@ -83,7 +84,7 @@ def receive(svc: Services, provider: str, headers: dict[str, str], raw: bytes) -
     return {"status": outcome, "event_id": event_id}
 
 
-def _apply_payment(svc: Services, conn: Any, payment: dict[str, Any], sequence: int) -> str:
+def _apply_payment(svc: Services, conn: Tx, payment: dict[str, Any], sequence: int) -> str:
     """Record the payment's status on its order unless a later event was already applied."""
     t = svc.store.t["orders"]
     find = svc.store.statement("webhooks.payment.find", lambda: sa.select(t.c.id, t.c.payment_seq).where(
@@ -93,12 +94,12 @@ def _apply_payment(svc: Services, conn: Any, payment: dict[str, Any], sequence: 
         return "ignored"
     apply = svc.store.statement("webhooks.payment.apply", lambda: sa.update(t).where(
         t.c.id == sa.bindparam("_id"), t.c.payment_seq < sa.bindparam("_seq")))
-    changed = conn.execute(apply, {"_id": row.id, "_seq": sequence, "payment_status": payment.get("status"),
+    changed = conn.execute(apply, {"_id": row["id"], "_seq": sequence, "payment_status": payment.get("status"),
                                    "payment_seq": sequence, "updated_at": time.time()}).rowcount
     return "applied" if changed else "stale"
 
 
-def _apply_shipment(svc: Services, conn: Any, shipment: dict[str, Any], sequence: int) -> str:
+def _apply_shipment(svc: Services, conn: Tx, shipment: dict[str, Any], sequence: int) -> str:
     """Move a shipment on, never backwards (a late `in_transit` never overwrites `delivered`)."""
     t = svc.store.t["shipments"]
     status = shipment.get("status")
@@ -107,23 +108,26 @@ def _apply_shipment(svc: Services, conn: Any, shipment: dict[str, Any], sequence
         order = svc.store.get("orders", shipment.get("order_reference"), conn)
         if order is None:
             return "ignored"
-        conn.execute(sa.insert(t).values(id=shipment["id"], order_id=order["id"], status=status,
-                                         last_sequence=sequence, items=[],
-                                         data={"tracking_number": shipment.get("tracking_number")},
-                                         updated_at=time.time()))
+        svc.store.insert("shipments", {"id": shipment["id"], "order_id": order["id"], "status": status,
+                                       "last_sequence": sequence, "items": [],
+                                       "data": {"tracking_number": shipment.get("tracking_number")},
+                                       "updated_at": time.time()}, conn=conn)
         order_id = order["id"]
     else:
         order_id = row["order_id"]
-        changed = conn.execute(sa.update(t).where(
-            t.c.id == row["id"], t.c.last_sequence < sequence, t.c.status.not_in(FINAL_SHIPMENT)).values(
-            status=status, last_sequence=sequence, updated_at=time.time())).rowcount
+        forward = svc.store.statement("webhooks.shipment.forward", lambda: sa.update(t).where(
+            t.c.id == sa.bindparam("_id"), t.c.last_sequence < sa.bindparam("_seq"),
+            *[t.c.status != final for final in FINAL_SHIPMENT]))
+        changed = conn.execute(forward, {"status": status, "last_sequence": sequence, "updated_at": time.time(),
+                                         "_id": row["id"], "_seq": sequence}).rowcount
         if not changed:
             return "stale"
-    statuses = [r["status"] for r in conn.execute(sa.select(t.c.status).where(t.c.order_id == order_id))
-                .mappings()]
+    statuses = [s["status"] for s in orders.shipments_of(svc, order_id, conn)]
     ot = svc.store.t["orders"]
-    conn.execute(sa.update(ot).where(ot.c.id == order_id, ot.c.status != "cancelled").values(
-        fulfilment_status=orders.fulfilment_status(statuses), updated_at=time.time()))
+    fulfil = svc.store.statement("webhooks.order.fulfilment", lambda: sa.update(ot).where(
+        ot.c.id == sa.bindparam("_id"), ot.c.status != "cancelled"))
+    conn.execute(fulfil, {"fulfilment_status": orders.fulfilment_status(statuses), "updated_at": time.time(),
+                          "_id": order_id})
     if status == "in_transit":
         svc.outbox.enqueue(conn, "notify.customer", f"notify:{order_id}:shipment_dispatched:{shipment['id']}",
                            {"order_id": order_id, "template": "shipment_dispatched", "suffix": shipment["id"],

@@ -8,7 +8,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from orchestrator.store import Store, normalize_url
+from orchestrator.store import Conflict, Store, normalize_url
 
 
 def _order(order_id: str, key: str) -> dict:
@@ -27,7 +27,7 @@ def test_url_normalization_selects_psycopg3() -> None:
 def test_json_round_trip_and_unique_idempotency_key(store: Store) -> None:
     store.insert("orders", _order("ord_1", "key-1"))
     assert store.get("orders", "ord_1")["request"] == {"items": [{"sku": "S", "n": 1}]}
-    with pytest.raises(sa.exc.IntegrityError):
+    with pytest.raises(Conflict):
         store.insert("orders", _order("ord_2", "key-1"))
 
 
@@ -78,3 +78,41 @@ def test_settings_and_upsert(store: Store) -> None:
     store.set_setting("catalog.since", "b")
     assert store.get_setting("catalog.since") == "b"
     assert store.ping()
+
+
+def test_statements_run_on_the_driver_with_types_converted(store: Store) -> None:
+    """What the compiled statements must keep from SQLAlchemy: JSON, booleans, floats, column defaults."""
+    store.insert("webhook_events", {"event_id": "evt_1", "provider": "payment", "type": "t", "sequence": 2,
+                                    "applied": False, "payload": {"n": [1, 2], "big": 2**70}, "received_at": 1.5})
+    row = store.get("webhook_events", "evt_1")
+    assert row["applied"] is False and row["payload"] == {"n": [1, 2], "big": 2**70} and row["received_at"] == 1.5
+    assert store.update("webhook_events", "evt_1", {"applied": True})
+    assert store.get("webhook_events", "evt_1")["applied"] is True
+    t = store.t["outbox"]
+    with store.tx() as conn:  # column defaults (status, attempts, lease_until) are filled in
+        conn.execute(t.insert(), {"topic": "x", "key": "k1", "payload": {}, "available_at": 0.0, "created_at": 0.0,
+                                  "updated_at": 0.0})
+    row = store.one(t.select().where(t.c.key == "k1"))
+    assert (row["status"], row["attempts"], row["lease_until"]) == ("pending", 0, 0.0)
+
+
+def test_in_lists_work_once_and_are_refused_in_reused_statements(store: Store) -> None:
+    t = store.t["outbox"]
+    with store.tx() as conn:
+        for key in ("a", "b", "c"):
+            conn.execute(t.insert(), {"topic": "x", "key": key, "payload": {}, "available_at": 0.0,
+                                      "created_at": 0.0, "updated_at": 0.0})
+    assert [r["key"] for r in store.all(t.select().where(t.c.key.in_(["a", "c"])).order_by(t.c.key))] == ["a", "c"]
+    reused = store.statement("test.in", lambda: t.select().where(t.c.key.in_(["a"]), t.c.id > sa.bindparam("n")))
+    with pytest.raises(ValueError, match="IN list"), store.read() as conn:
+        conn.execute(reused, {"n": 0})
+
+
+def test_a_savepoint_rolls_back_only_its_block(store: Store) -> None:
+    with store.tx() as conn:
+        store.insert("orders", _order("ord_1", "key-1"), conn=conn)
+        with pytest.raises(Conflict), conn.begin_nested():
+            store.insert("orders", _order("ord_2", "key-2"), conn=conn)
+            store.insert("orders", _order("ord_3", "key-1"), conn=conn)
+    assert store.get("orders", "ord_1") is not None
+    assert store.get("orders", "ord_2") is None
