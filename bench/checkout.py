@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
+import orjson
+import urllib3
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -123,20 +124,23 @@ def run(seconds: float, concurrency: int, workers: int, customers_n: int, thread
         stop_at = time.monotonic() + seconds
 
         def client(n: int) -> None:
-            session = requests.Session()
+            # urllib3 with orjson: the load generator shares the 2 CPUs, so it should cost as little as it can
+            # (~0.5 ms of CPU per checkout here against ~1.6 ms through requests)
+            pool = urllib3.connection_from_url(sb.url, maxsize=1, retries=False)
             i = 0
             while time.monotonic() < stop_at:
                 customer = customers[(n + i) % len(customers)]
                 body = {"customer_id": customer["id"], "payment_type": "cash", "items": [{"sku": "SKU-00001",
                         "quantity": 1}], "delivery_address_id": customer["address_id"], "payment": CARD_OK}
                 started = time.perf_counter()
-                r = session.post(f"{sb.url}/orders", json=body, headers={"Idempotency-Key": f"b-{n}-{i}"}, timeout=60)
+                r = pool.urlopen("POST", "/orders", body=orjson.dumps(body), timeout=60,
+                                 headers={"Idempotency-Key": f"b-{n}-{i}", "Content-Type": "application/json"})
                 took = time.perf_counter() - started
                 with lock:
                     latencies.append(took)
-                    statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
-                    if r.status_code in (201, 202):
-                        order_ids.append(r.json()["id"])
+                    statuses[r.status] = statuses.get(r.status, 0) + 1
+                    if r.status in (201, 202):
+                        order_ids.append(orjson.loads(r.data)["id"])
                 i += 1
 
         servers = {"orchestrator": sb.orch, **sb.sims}
