@@ -29,7 +29,7 @@ class Config:
     outbox_backoff_s: float = 0.5
     outbox_max_backoff_s: float = 30.0
     outbox_poll_s: float = 0.05
-    outbox_threads: int = 4
+    outbox_threads: int = 16
     run_worker: bool = True
     log_level: str = "INFO"
     policy: ClientPolicy = field(default_factory=ClientPolicy)

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
@@ -232,48 +233,90 @@ class Outbox:
 
 
 class OutboxWorker:
-    """Daemon threads that keep delivering due outbox messages.
+    """One claiming thread and `threads` delivery threads.
 
-    Several threads (`threads`) each claim their own batch by compare-and-set, exactly as the workers of
-    several processes do, so a message still runs in one place at a time; they let deliveries that wait on
-    a provider overlap instead of queueing behind each other.
+    The claimer leases as many due messages as there are idle delivery threads, hands them over, and
+    acknowledges the finished ones in one transaction per round; it sleeps until a message is enqueued,
+    a delivery finishes, or `poll_s` passes. (Each delivery thread claiming for itself woke every idle
+    thread on each enqueue, and most of their claim transactions found nothing.) Claims are
+    compare-and-set, so workers of several processes still never run a message twice at once.
     """
 
     def __init__(self, outbox: Outbox, *, poll_s: float = 0.05, threads: int = 1, batch: int = 16) -> None:
         self.outbox, self.poll_s, self.threads, self.batch = outbox, poll_s, max(1, threads), batch
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._claimer: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._idle = self.threads
+        self._done: list[int] = []  # delivered, not yet acknowledged
 
     def start(self) -> OutboxWorker:
         """Start the threads (idempotent)."""
-        if not any(t.is_alive() for t in self._threads):
+        if self._claimer is None or not self._claimer.is_alive():
             self._stop.clear()
-            self._threads = [threading.Thread(target=self._run, name=f"outbox-worker-{n}", daemon=True)
-                             for n in range(self.threads)]
-            for thread in self._threads:
-                thread.start()
+            self._idle = self.threads
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="outbox-delivery")
+            self._claimer = threading.Thread(target=self._run, name="outbox-claimer", daemon=True)
+            self._claimer.start()
         return self
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Ask the threads to stop and wait for them."""
+        """Ask the threads to stop and wait for them (messages in flight finish and are acknowledged)."""
         self._stop.set()
         self.outbox.wakeup.set()
-        deadline = time.monotonic() + timeout_s
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._claimer is not None:
+            self._claimer.join(timeout_s)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._acknowledge()
 
     def _run(self) -> None:
-        """Loop: claim a batch, dispatch it, sleep until woken or the poll interval passes."""
-        log.info("outbox worker started")
-        while not self._stop.is_set():
+        """Loop: acknowledge what finished, claim for the idle threads, hand over, sleep until woken."""
+        log.info("outbox worker started", extra={"threads": self.threads})
+        pool = self._pool
+        while pool is not None and not self._stop.is_set():
+            handed = 0
             try:
-                handled = self.outbox.run_once(self.batch)
+                self._acknowledge()
+                with self._lock:
+                    idle = self._idle
+                if idle:
+                    for msg in self.outbox.claim(min(idle, self.batch)):
+                        with self._lock:
+                            self._idle -= 1
+                        pool.submit(self._deliver, msg)
+                        handed += 1
             except Exception:
                 log.exception("outbox worker loop error")
-                handled = 0
-            if not handled:
+            if not handed:
                 self.outbox.wakeup.wait(self.poll_s)
                 self.outbox.wakeup.clear()
+
+    def _deliver(self, msg: dict[str, Any]) -> None:
+        """One message on a delivery thread; the claimer acknowledges it."""
+        try:
+            if self.outbox.dispatch(msg, ack=False) == "done":
+                with self._lock:
+                    self._done.append(msg["id"])
+        except Exception:
+            log.exception("outbox delivery error", extra={"key": msg.get("key")})
+        finally:
+            with self._lock:
+                self._idle += 1
+            self.outbox.wakeup.set()  # a thread is free: claim again
+
+    def _acknowledge(self) -> None:
+        """Mark the delivered messages done, in one transaction."""
+        with self._lock:
+            done, self._done = self._done, []
+        if done:
+            try:
+                self.outbox.ack_many(done)
+            except Exception:
+                with self._lock:
+                    self._done.extend(done)  # try again next round (redelivery is harmless anyway)
+                raise
 
 
 def _insert_ignoring_duplicates(store: Store, table: sa.Table) -> Any:

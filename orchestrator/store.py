@@ -229,7 +229,7 @@ class _Plan:
         for name, proc in self.binds.items():
             if name in values:
                 values[name] = proc(values[name])
-        return tuple(values[n] for n in self.order) if self.order is not None else values
+        return [values[n] for n in self.order] if self.order is not None else values
 
     def converters(self, description: Any, dialect: Any) -> dict[str, Callable[[Any], Any]]:
         """Result-value converters by column name (JSON text to objects, 0/1 to bool), worked out once."""
@@ -369,33 +369,36 @@ class Store:
     @contextmanager
     def tx(self) -> Iterator[Tx]:
         """One write transaction: committed on success, rolled back on error."""
-        with self._write_lock, self._transaction("BEGIN IMMEDIATE") as tx:
-            yield tx
+        with self._write_lock:
+            yield from self._transaction("BEGIN IMMEDIATE")
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
         """A read-only transaction (SQLite: deferred, so readers never queue behind writers)."""
-        with self._transaction("BEGIN") as tx:
-            yield tx
+        yield from self._transaction("BEGIN")
 
-    @contextmanager
     def _transaction(self, begin: str) -> Iterator[Tx]:
-        """A transaction on a driver connection: SQLite's per thread, PostgreSQL's from the pool (whose
-        driver begins the transaction by itself)."""
-        if self.is_sqlite and ":memory:" not in self.url:
-            with self._sqlite_transaction(begin) as tx:
-                yield tx
-            return
-        pooled = self.engine.raw_connection()
+        """Begin (SQLite; PostgreSQL's driver begins by itself), yield, then commit, or roll back on error."""
+        dbapi, pooled = self._connection()
         try:
-            with self._commit_or_rollback(Tx(self, pooled.driver_connection), begin) as tx:
-                yield tx
+            if self.is_sqlite:
+                dbapi.execute(begin)
+            try:
+                yield Tx(self, dbapi)
+            except BaseException:
+                dbapi.rollback()
+                raise
+            dbapi.commit()
         finally:
-            pooled.close()
+            if pooled is not None:
+                pooled.close()
 
-    @contextmanager
-    def _sqlite_transaction(self, begin: str) -> Iterator[Tx]:
-        """SQLite: one connection per thread, kept (a pool check-out cost more than the statements)."""
+    def _connection(self) -> tuple[Any, Any]:
+        """A driver connection and the pool's handle to give back (None: SQLite's own per thread, kept,
+        as a pool check-out cost more than the statements)."""
+        if not self.is_sqlite or ":memory:" in self.url:
+            pooled = self.engine.raw_connection()
+            return pooled.driver_connection, pooled
         dbapi = getattr(self._local, "sqlite", None)
         if dbapi is None:
             cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
@@ -404,20 +407,7 @@ class Store:
             self._sqlite_setup(dbapi)
             with self._opened_lock:
                 self._opened.append(dbapi)
-        with self._commit_or_rollback(Tx(self, dbapi), begin) as tx:
-            yield tx
-
-    @contextmanager
-    def _commit_or_rollback(self, tx: Tx, begin: str) -> Iterator[Tx]:
-        """Begin (SQLite), yield, then commit, or roll back on any error."""
-        if self.is_sqlite:
-            tx._raw(begin)
-        try:
-            yield tx
-        except BaseException:
-            tx.dbapi.rollback()
-            raise
-        tx.dbapi.commit()
+        return dbapi, None
 
     def plan(self, stmt: Any, params: Mapping[str, Any] | None) -> _Plan:
         """The compiled form of `stmt` for these parameter names (kept when the statement is reused)."""
