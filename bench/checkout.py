@@ -1,7 +1,7 @@
 """Checkout benchmark: the orchestrator against all simulators on this machine.
 
     python bench/checkout.py [--seconds 20] [--concurrency 32] [--workers 1] [--worker-class gthread|gevent]
-        [--database-url postgresql+psycopg://...] [--outbox-threads 4] [--sim-workers payment=2]
+        [--database-url postgresql+psycopg://...] [--outbox-threads 16] [--sim-workers payment=2]
         [--write docs/performance.md]
 
 Starts the four simulators and the orchestrator (SQLite), creates customers, then places cash orders from
@@ -112,7 +112,7 @@ def run(seconds: float, concurrency: int, workers: int, customers_n: int, thread
         flags["worker_class"] = worker_class
     if database_url:
         flags.update(database_url=database_url, table_prefix=f"bench_{os.getpid()}_{int(time.time())}_")
-    sb = BenchSandbox(db, env={"ORCH_OUTBOX_THREADS": str(outbox_threads), **{k: v for k, v in os.environ.items() if k.startswith("ORCH_YAPPI")}},
+    sb = BenchSandbox(db, env={"ORCH_OUTBOX_THREADS": str(outbox_threads)},
                       sim_workers=sim_workers, **flags).start()
     try:
         sb.state("legacy", "product-stock", sku="SKU-00001", stock=1_000_000)
