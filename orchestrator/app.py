@@ -29,7 +29,7 @@ def create_app(config: Config | None = None, *, services: Services | None = None
     svc.outbox.register(checkout.PROCESS, lambda p: checkout.process_message(svc, p))
     fulfilment.register(svc)
     refunds.register(svc)
-    app = Flask("orchestrator")
+    app = Orchestrator("orchestrator")
     app.json = OrjsonProvider(app)
     app.extensions["orchestrator"] = svc
     app.register_blueprint(storefront.bp)
@@ -38,6 +38,27 @@ def create_app(config: Config | None = None, *, services: Services | None = None
     _correlation(app)
     _errors(app)
     return app
+
+
+class Orchestrator(Flask):
+    """Flask, answering OPTIONS with the methods of the resource a URL names (see `allowed_methods`)."""
+
+    def make_default_options_response(self) -> Response:
+        """An empty 200 whose Allow lists the resource's methods."""
+        response = self.response_class()
+        response.headers["Allow"] = ", ".join(allowed_methods(self))
+        return response
+
+
+def allowed_methods(app: Flask) -> list[str]:
+    """The methods of the route the request's path matches first (a concrete path before a template, as
+    OpenAPI matches), not of every route it fits: /customers/migrations is not /customers/<customer_id>."""
+    adapter = app.create_url_adapter(request)
+    try:
+        rule, _ = adapter.match(request.path, method="OPTIONS", return_rule=True)  # type: ignore[union-attr]
+    except HTTPException:  # no route fits the path
+        return []
+    return sorted({m for r in app.url_map.iter_rules() if r.rule == rule.rule for m in r.methods or ()})
 
 
 class OrjsonProvider(DefaultJSONProvider):
@@ -138,7 +159,7 @@ def _errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
-        allowed = getattr(exc, "valid_methods", None)
+        allowed = allowed_methods(app) if exc.code == 405 else []
         headers = {"Allow": ", ".join(allowed)} if allowed else {}
         return problem(exc.code or 500, exc.name, exc.description, headers=headers)
 

@@ -73,9 +73,6 @@ SUT_BUGS = (
              "listOrders/listProducts reject a schema-valid large offset (the contract sets no maximum); "
              "repro: curl 'SUT/orders?offset=1689040267'",
              _sut_large_offset),
-    KnownBug("sut-allow-header",
-             "OPTIONS /customers/migrations advertises GET (Flask matches /customers/<customer_id>)",
-             _sut_check("allow_header_conformance")),
 )
 # Simulators without behaviours keep no state: use_after_free and ensure_resource_availability would
 # test state they do not have; the engine does not enforce `security` (reported), so ignored_auth is off.
