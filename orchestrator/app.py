@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from . import context, logs
-from .api import ops, storefront, webhooks
+from .api import ops, storefront, validation, webhooks
 from .config import Config
 from .errors import CircuitOpen, ProblemError, ProviderRejected, ProviderUnavailable
 from .flows import checkout, fulfilment, refunds
@@ -20,6 +21,9 @@ from .outbox import OutboxWorker
 from .services import Services
 
 log = logs.get("app")
+# An X-Correlation-ID every provider accepts (the legacy backend's rule, the strictest; the storefront
+# contract's CorrelationId): any other is replaced by a fresh id, so no provider call is refused over it.
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def create_app(config: Config | None = None, *, services: Services | None = None) -> Flask:
@@ -36,6 +40,7 @@ def create_app(config: Config | None = None, *, services: Services | None = None
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(ops.bp)
     _correlation(app)
+    validation.init_app(app)  # after the correlation id is bound: a 400 carries it
     _errors(app)
     return app
 
@@ -100,8 +105,10 @@ def _correlation(app: Flask) -> None:
 
     @app.before_request
     def _bind() -> None:
-        cid = request.headers.get("X-Correlation-ID") or context.new_correlation_id()
-        g.correlation_tokens = context.bind(cid[:128], context.trace_from_header(request.headers.get("traceparent")))
+        cid = request.headers.get("X-Correlation-ID", "")
+        if not CORRELATION_ID.fullmatch(cid):
+            cid = context.new_correlation_id()
+        g.correlation_tokens = context.bind(cid, context.trace_from_header(request.headers.get("traceparent")))
         g.started = time.perf_counter()
 
     @app.after_request

@@ -60,15 +60,6 @@ def _sut_large_offset(check: str, failure: Any, case: Any, body: str) -> bool:
 
 # Found by fuzzing the orchestrator (storefront contract); reported to its owner with these reproductions.
 SUT_BUGS = (
-    KnownBug("sut-lenient-validation",
-             "the orchestrator accepts requests the storefront contract forbids (X-Correlation-ID over 128 "
-             "characters, ?status=AAA on listOrders, ?to= on getReconciliation, cancel reason over maxLength, "
-             "dead-letter ids of the wrong type); repro: curl 'SUT/orders?status=AAA' -> 200",
-             _sut_check("negative_data_rejection")),
-    KnownBug("sut-undocumented-422",
-             "an invalid customer_id/sku in the path is answered 422, which getCustomer, getKycStatus, "
-             "getBasket and removeBasketItem do not document (400 or 404 are); repro: curl SUT/customers/%25/basket",
-             _sut_check("status_code_conformance", "Received: 422")),
     KnownBug("sut-rejects-large-offset",
              "listOrders/listProducts reject a schema-valid large offset (the contract sets no maximum); "
              "repro: curl 'SUT/orders?offset=1689040267'",

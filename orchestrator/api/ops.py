@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .. import metrics
 from ..services import Services
+from . import validation
 
 bp = Blueprint("ops", __name__)
 
@@ -55,7 +56,5 @@ def dead_letters() -> ResponseReturnValue:
 @bp.post("/admin/dead-letters/replay")
 def replay() -> ResponseReturnValue:
     """replayDeadLetters: all, or the ids given."""
-    body = request.get_json(silent=True) or {}
-    ids = body.get("ids") if isinstance(body, dict) else None
-    ids = [int(i) for i in ids if isinstance(i, int)] if isinstance(ids, list) else None
-    return jsonify({"replayed": _svc().outbox.replay(ids)})
+    ids = (validation.validated().body or {}).get("ids")
+    return jsonify({"replayed": _svc().outbox.replay(None if ids is None else [int(i) for i in ids])})

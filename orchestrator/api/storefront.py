@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from .. import metrics
@@ -16,7 +15,6 @@ from ..services import Services
 from . import validation
 
 bp = Blueprint("storefront", __name__)
-KEY = re.compile(r"^[!-~]{1,255}$")
 
 
 def svc() -> Services:
@@ -24,32 +22,21 @@ def svc() -> Services:
     return current_app.extensions["orchestrator"]
 
 
-def _json(operation: str) -> dict[str, Any]:
-    """The validated request body."""
-    return validation.body(operation, request.get_json(silent=True))
-
-
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    """A bounded integer query parameter (400 when malformed)."""
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
-        raise ProblemError(400, f"Bad query parameter '{name}'", f"expected an integer {lo}..{hi}",
-                           type_="/problems/validation")
-    return int(raw)
+def _body() -> dict[str, Any]:
+    """The request body, checked against the contract before the view ran ({} when it is optional and absent)."""
+    return validation.validated().body or {}
 
 
 @bp.post("/customers")
 def onboard_customer() -> ResponseReturnValue:
     """onboardCustomer."""
-    return jsonify(onboarding.onboard(svc(), _json("onboardCustomer"))), 201
+    return jsonify(onboarding.onboard(svc(), _body())), 201
 
 
 @bp.post("/customers/migrations")
 def migrate_customer() -> ResponseReturnValue:
     """migrateCustomer."""
-    return jsonify(onboarding.migrate(svc(), _json("migrateCustomer"))), 201
+    return jsonify(onboarding.migrate(svc(), _body())), 201
 
 
 @bp.get("/customers/<customer_id>")
@@ -61,7 +48,7 @@ def get_customer(customer_id: str) -> ResponseReturnValue:
 @bp.post("/customers/<customer_id>/kyc")
 def submit_kyc(customer_id: str) -> ResponseReturnValue:
     """submitKyc."""
-    return jsonify(onboarding.submit_kyc(svc(), customer_id, _json("submitKyc"))), 202
+    return jsonify(onboarding.submit_kyc(svc(), customer_id, _body())), 202
 
 
 @bp.get("/customers/<customer_id>/kyc")
@@ -73,16 +60,15 @@ def get_kyc_status(customer_id: str) -> ResponseReturnValue:
 @bp.post("/catalog/sync")
 def sync_catalog() -> ResponseReturnValue:
     """syncCatalog (bulk or delta)."""
-    body = request.get_json(silent=True) or {}
-    mode = body.get("mode", "delta") if isinstance(body, dict) else "delta"
-    return jsonify(catalog.sync(svc(), mode))
+    return jsonify(catalog.sync(svc(), _body().get("mode", "delta")))
 
 
 @bp.get("/products")
 def list_products() -> ResponseReturnValue:
     """listProducts (the synced catalogue)."""
-    return jsonify(catalog.list_products(svc(), category=request.args.get("category"),
-                                         limit=_int_arg("limit", 50, 1, 200), offset=_int_arg("offset", 0, 0, 10**7)))
+    query = validation.validated().query
+    return jsonify(catalog.list_products(svc(), category=query.get("category"), limit=query["limit"],
+                                         offset=query["offset"]))
 
 
 @bp.get("/customers/<customer_id>/basket")
@@ -94,7 +80,7 @@ def get_basket(customer_id: str) -> ResponseReturnValue:
 @bp.post("/customers/<customer_id>/basket/items")
 def add_basket_item(customer_id: str) -> ResponseReturnValue:
     """addBasketItem."""
-    body = _json("addBasketItem")
+    body = _body()
     return jsonify(svc().legacy.add_basket_item(customer_id, body["sku"], int(body["quantity"])))
 
 
@@ -107,7 +93,7 @@ def remove_basket_item(customer_id: str, sku: str) -> ResponseReturnValue:
 @bp.post("/checkout/simulations")
 def simulate_checkout() -> ResponseReturnValue:
     """simulateCheckout: totals (cash) or instalments (HP), no side effect."""
-    body = _json("simulateCheckout")
+    body = _body()
     items = body.get("items")
     try:
         sale = checkout.sale_base(svc(), body)
@@ -125,6 +111,11 @@ def simulate_checkout() -> ResponseReturnValue:
             kyc = (exc.body or {}).get("kyc_status") if isinstance(exc.body, dict) else None
             raise ProblemError(409, "KYC not approved", "hire purchase needs an approved KYC",
                                type_="/problems/kyc-not-approved", kyc_status=kyc) from exc
+        if exc.status == 404:  # the body names a customer or product the backend does not know, as placeOrder: 422
+            detail = (exc.body or {}).get("detail") if isinstance(exc.body, dict) else None
+            raise ProblemError(422, "Unknown customer or product", str(detail or exc),
+                               type_="/problems/provider-rejected", provider=exc.provider, operation=exc.operation,
+                               provider_status=exc.status) from exc
         raise
     return jsonify({"payment_type": body["payment_type"], "lines": sim.get("lines", []),
                     "totals": sim["totals"], "hp": sim.get("hp")})
@@ -133,13 +124,10 @@ def simulate_checkout() -> ResponseReturnValue:
 @bp.post("/orders")
 def place_order() -> ResponseReturnValue:
     """placeOrder: Idempotency-Key required; 201 confirmed, 202 pending, problems otherwise."""
-    key = request.headers.get("Idempotency-Key", "")
-    if not KEY.match(key):
-        raise ProblemError(400, "Idempotency-Key required", "send 1-255 visible ASCII characters, the same on "
-                           "every retry of this order", type_="/problems/idempotency-key-required")
+    req = validation.validated()
     started = time.perf_counter()
     try:
-        order, replayed = checkout.place(svc(), key, _json("placeOrder"))
+        order, replayed = checkout.place(svc(), req.header["Idempotency-Key"], req.body)
     finally:
         metrics.CHECKOUT_SECONDS.observe(time.perf_counter() - started)
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
@@ -167,9 +155,9 @@ def _order_problem(order: dict[str, Any], headers: dict[str, str]) -> ProblemErr
 @bp.get("/orders")
 def list_orders() -> ResponseReturnValue:
     """listOrders."""
-    return jsonify(orders.list_orders(svc(), customer_id=request.args.get("customer_id"),
-                                      status=request.args.get("status"), limit=_int_arg("limit", 50, 1, 200),
-                                      offset=_int_arg("offset", 0, 0, 10**7)))
+    query = validation.validated().query
+    return jsonify(orders.list_orders(svc(), customer_id=query.get("customer_id"), status=query.get("status"),
+                                      limit=query["limit"], offset=query["offset"]))
 
 
 @bp.get("/orders/<order_id>")
@@ -181,25 +169,21 @@ def get_order(order_id: str) -> ResponseReturnValue:
 @bp.post("/orders/<order_id>/cancel")
 def cancel_order(order_id: str) -> ResponseReturnValue:
     """cancelOrder."""
-    body = request.get_json(silent=True) or {}
-    reason = body.get("reason", "customer_request") if isinstance(body, dict) else "customer_request"
-    return jsonify(orders.view(svc(), refunds.cancel(svc(), order_id, str(reason)[:200])))
+    reason = _body().get("reason", "customer_request")
+    return jsonify(orders.view(svc(), refunds.cancel(svc(), order_id, reason)))
 
 
 @bp.post("/orders/<order_id>/refunds")
 def refund_order(order_id: str) -> ResponseReturnValue:
     """refundOrder (partial or full; optional Idempotency-Key)."""
-    body = request.get_json(silent=True) or {}
-    if not isinstance(body, dict):
-        raise ProblemError(400, "Request body must be a JSON object", type_="/problems/validation")
-    body = validation.body("refundOrder", body)
-    key = request.headers.get("Idempotency-Key")
-    result, code = refunds.refund(svc(), order_id, body, key if key and KEY.match(key) else None)
+    req = validation.validated()
+    result, code = refunds.refund(svc(), order_id, req.body or {}, req.header.get("Idempotency-Key"))
     return jsonify(result), code
 
 
 @bp.get("/reconciliation")
 def get_reconciliation() -> ResponseReturnValue:
     """getReconciliation."""
-    return jsonify(reconciliation.reconcile(svc(), date=request.args.get("date"),
-                                            date_from=request.args.get("from"), date_to=request.args.get("to")))
+    query = validation.validated().query
+    return jsonify(reconciliation.reconcile(svc(), date=query.get("date"), date_from=query.get("from"),
+                                            date_to=query.get("to")))
