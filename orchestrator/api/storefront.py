@@ -15,6 +15,8 @@ from ..services import Services
 from . import validation
 
 bp = Blueprint("storefront", __name__)
+# A page past every row is empty; no larger offset reaches the database (its OFFSET is a 64-bit integer).
+PAST_EVERY_ROW = 2**62
 
 
 def svc() -> Services:
@@ -68,7 +70,7 @@ def list_products() -> ResponseReturnValue:
     """listProducts (the synced catalogue)."""
     query = validation.validated().query
     return jsonify(catalog.list_products(svc(), category=query.get("category"), limit=query["limit"],
-                                         offset=query["offset"]))
+                                         offset=min(query["offset"], PAST_EVERY_ROW)))
 
 
 @bp.get("/customers/<customer_id>/basket")
@@ -157,7 +159,7 @@ def list_orders() -> ResponseReturnValue:
     """listOrders."""
     query = validation.validated().query
     return jsonify(orders.list_orders(svc(), customer_id=query.get("customer_id"), status=query.get("status"),
-                                      limit=query["limit"], offset=query["offset"]))
+                                      limit=query["limit"], offset=min(query["offset"], PAST_EVERY_ROW)))
 
 
 @bp.get("/orders/<order_id>")

@@ -112,6 +112,15 @@ def test_every_operation_that_can_be_refused_documents_400() -> None:
     assert not missing, f"these operations validate their request but do not document 400: {missing}"
 
 
+# sut-rejects-large-offset: the contract sets no maximum, so any offset gets a (past the end: empty) page
+@pytest.mark.parametrize("path", ["/orders", "/products"])
+@pytest.mark.parametrize("offset", ["1689040267", "319464049525088742241468416"])
+def test_an_offset_past_the_end_is_an_empty_page(sb: Sandbox, path: str, offset: str) -> None:
+    r = sb.sf("GET", path, params={"offset": offset, "limit": "198"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"items": [], "next_offset": None}
+
+
 # sut-allow-header: Allow lists the methods of the resource, not of every route the URL happens to fit
 @pytest.mark.parametrize(("path", "template"), [
     ("/customers/migrations", "/customers/migrations"),
