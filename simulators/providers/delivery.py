@@ -54,6 +54,8 @@ EXCEPTION_THEN_RETURNED: list[Step] = [
     (72, "returned", "Returned to the sender.", "origin"),
 ]
 
+FIRST_STEP_S = min(plan[0][0] for plan in (NORMAL, EXCEPTION_THEN_DELIVERED, EXCEPTION_THEN_RETURNED)) * HOUR
+
 
 def plan_for(postal_code: str) -> tuple[str, list[Step]]:
     """The plan a recipient postal code selects: ('normal'|'exception'|'returned', steps)."""
@@ -277,8 +279,13 @@ def get_tracking(req: Request, sim: SimContext) -> Reply:
 # ----------------------------------------------------------------------------------------------- clock, reset
 @delivery.on_tick
 def progress_shipments(sim: SimContext) -> None:
-    """Move every unfinished shipment along its plan (emits a webhook per status change)."""
-    for sid, _ in sim.store.items("shipments_active"):
+    """Move every unfinished shipment along its plan (emits a webhook per status change); one younger than
+    the first step of any plan is not loaded (the value kept in "shipments_active" is its creation time)."""
+    now = None
+    for sid, created_ts in sim.store.items("shipments_active"):
+        now = sim.clock.timestamp() if now is None else now
+        if isinstance(created_ts, int | float) and now < created_ts + FIRST_STEP_S:
+            continue
         with sim.store.transaction():
             s = sim.store.get("shipments", sid)
             if s is None:

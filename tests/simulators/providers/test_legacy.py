@@ -288,6 +288,26 @@ def test_orders_list_get_cancel_and_clock(h: Harness) -> None:
     assert h.call("getOrder", order_id="ORD-99999999")[0] == 404
 
 
+def test_the_clock_alone_moves_open_orders_and_releases_stock(h: Harness) -> None:
+    # no reads in between: what the store holds is the tick's doing
+    cid, adr = customer(h)
+    young = h.call("createCashSale", sale(cid, adr, "SKU-00024"))[1]["order_id"]
+    h.tick("9m")
+    old = h.call("createCashSale", sale(cid, adr, "SKU-00024"))[1]["order_id"]
+    reserved = h.store.get("products", "SKU-00024")["_reserved"]
+    h.tick("1m")
+    assert [h.store.get("orders", o)["status"] for o in (young, old)] == ["processing", "placed"]
+    h.state("legacy-quirks", order_ship_after="15m")  # run-time settings are read at every tick
+    h.tick("6m")
+    assert [h.store.get("orders", o)["status"] for o in (young, old)] == ["shipped", "placed"]
+    assert h.store.get("products", "SKU-00024")["_reserved"] == reserved - 1
+    h.tick("4m")
+    assert [h.store.get("orders", o)["status"] for o in (young, old)] == ["shipped", "processing"]
+    h.tick("4d")
+    assert [h.store.get("orders", o)["status"] for o in (young, old)] == ["delivered", "delivered"]
+    assert h.store.items("orders_open") == []
+
+
 def test_order_shipped_state(h: Harness) -> None:
     cid, adr = customer(h)
     oid = h.call("createCashSale", sale(cid, adr))[1]["order_id"]
