@@ -62,6 +62,7 @@ def test_parameters_that_break_the_contract_are_a_400_naming_them(
     ("/orders/ord_0000000000000000/cancel", {"reason": "r" * 201}, "/reason"),
     ("/admin/dead-letters/replay", {"ids": [{}]}, "/ids/0"),
     ("/admin/dead-letters/replay", {"ids": "all"}, "/ids"),
+    ("/admin/dead-letters/replay", {"ids": [10**30]}, "/ids/0"),  # no row has it; the database cannot hold it
     ("/catalog/sync", {"mode": "everything"}, "/mode"),
     ("/orders/ord_0000000000000000/cancel", None, "/"),  # JSON null is a body, and not the object asked for
 ])
