@@ -204,8 +204,10 @@ class Outbox:
 
     def replay(self, ids: list[int] | None = None) -> int:
         """Put dead letters (all, or the given ids) back in the queue with a fresh attempt count."""
+        if ids is not None and not ids:
+            return 0  # an empty list names no message (None means all)
         stmt = sa.update(self.t).where(self.t.c.status == "dead")
-        if ids:
+        if ids is not None:
             stmt = stmt.where(self.t.c.id.in_(ids))
         now = time.time()
         with self.store.tx() as conn:

@@ -68,6 +68,7 @@ def test_failures_retry_then_dead_letter_then_replay(store: Store) -> None:
     _due_all(box)
     assert box.run_once() == 0, "a dead letter is not delivered again by itself"
     healthy.set()
+    assert box.replay([]) == 0, "an empty list of ids names no dead letter"
     assert box.replay() == 1
     assert box.run_once() == 1
     assert box.dead_letters() == [] and len(calls) == 4
