@@ -8,7 +8,7 @@ import json
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import orjson
 import urllib3
@@ -52,6 +52,11 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def seg(value: Any) -> str:
+    """A value as one URL path segment (`/`, `?`, `#`, `%` and spaces escaped)."""
+    return quote(str(value), safe="")
 
 
 class WaitRetryAfter(wait_base):

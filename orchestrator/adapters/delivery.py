@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ProviderClient
+from .base import ProviderClient, seg
 
 
 class DeliveryClient(ProviderClient):
@@ -23,13 +23,13 @@ class DeliveryClient(ProviderClient):
 
     def get_shipment(self, shipment_id: str) -> dict[str, Any]:
         """getShipment."""
-        return self.request("getShipment", "GET", f"/shipments/{shipment_id}")
+        return self.request("getShipment", "GET", f"/shipments/{seg(shipment_id)}")
 
     def cancel_shipment(self, shipment_id: str, *, reason: str, idempotency_key: str) -> dict[str, Any]:
         """cancelShipment (only while label_created; 409 afterwards)."""
-        return self.request("cancelShipment", "POST", f"/shipments/{shipment_id}/cancel",
+        return self.request("cancelShipment", "POST", f"/shipments/{seg(shipment_id)}/cancel",
                             json_body={"reason": reason}, idempotency_key=idempotency_key)
 
     def tracking(self, shipment_id: str) -> dict[str, Any]:
         """getTracking."""
-        return self.request("getTracking", "GET", f"/shipments/{shipment_id}/tracking")
+        return self.request("getTracking", "GET", f"/shipments/{seg(shipment_id)}/tracking")

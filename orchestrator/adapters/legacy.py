@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .base import ProviderClient
+from .base import ProviderClient, seg
 
 
 class LegacyClient(ProviderClient):
@@ -24,23 +24,23 @@ class LegacyClient(ProviderClient):
 
     def get_customer(self, customer_id: str) -> dict[str, Any]:
         """getCustomer."""
-        return self.request("getCustomer", "GET", f"/customers/{customer_id}")
+        return self.request("getCustomer", "GET", f"/customers/{seg(customer_id)}")
 
     def get_kyc(self, customer_id: str) -> dict[str, Any]:
         """getKycStatus."""
-        return self.request("getKycStatus", "GET", f"/customers/{customer_id}/kyc")
+        return self.request("getKycStatus", "GET", f"/customers/{seg(customer_id)}/kyc")
 
     def submit_kyc(self, customer_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """submitKyc."""
-        return self.request("submitKyc", "POST", f"/customers/{customer_id}/kyc", json_body=body)
+        return self.request("submitKyc", "POST", f"/customers/{seg(customer_id)}/kyc", json_body=body)
 
     def add_address(self, customer_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """addAddress."""
-        return self.request("addAddress", "POST", f"/customers/{customer_id}/addresses", json_body=body)
+        return self.request("addAddress", "POST", f"/customers/{seg(customer_id)}/addresses", json_body=body)
 
     def list_addresses(self, customer_id: str) -> dict[str, Any]:
         """listAddresses."""
-        return self.request("listAddresses", "GET", f"/customers/{customer_id}/addresses")
+        return self.request("listAddresses", "GET", f"/customers/{seg(customer_id)}/addresses")
 
     # catalogue
     def iter_products(self, *, limit: int = 100) -> Iterator[dict[str, Any]]:
@@ -75,16 +75,16 @@ class LegacyClient(ProviderClient):
     # basket
     def get_basket(self, customer_id: str) -> dict[str, Any]:
         """getBasket (promotions and totals computed by the backend)."""
-        return self.request("getBasket", "GET", f"/customers/{customer_id}/basket")
+        return self.request("getBasket", "GET", f"/customers/{seg(customer_id)}/basket")
 
     def add_basket_item(self, customer_id: str, sku: str, quantity: int) -> dict[str, Any]:
         """addBasketItem."""
-        return self.request("addBasketItem", "POST", f"/customers/{customer_id}/basket/items",
+        return self.request("addBasketItem", "POST", f"/customers/{seg(customer_id)}/basket/items",
                             json_body={"sku": sku, "quantity": quantity})
 
     def remove_basket_item(self, customer_id: str, sku: str) -> dict[str, Any]:
         """removeBasketItem."""
-        return self.request("removeBasketItem", "DELETE", f"/customers/{customer_id}/basket/items/{sku}")
+        return self.request("removeBasketItem", "DELETE", f"/customers/{seg(customer_id)}/basket/items/{seg(sku)}")
 
     # sales and orders
     def simulate_cash(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +107,7 @@ class LegacyClient(ProviderClient):
 
     def get_order(self, order_id: str) -> dict[str, Any]:
         """getOrder."""
-        return self.request("getOrder", "GET", f"/orders/{order_id}")
+        return self.request("getOrder", "GET", f"/orders/{seg(order_id)}")
 
     def iter_orders(self, *, customer_id: str | None = None) -> Iterator[dict[str, Any]]:
         """listOrders, following next_cursor."""
@@ -126,4 +126,4 @@ class LegacyClient(ProviderClient):
 
     def cancel_order(self, order_id: str, *, reason: str = "customer_request") -> dict[str, Any]:
         """cancelOrder."""
-        return self.request("cancelOrder", "POST", f"/orders/{order_id}/cancel", json_body={"reason": reason})
+        return self.request("cancelOrder", "POST", f"/orders/{seg(order_id)}/cancel", json_body={"reason": reason})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ProviderClient
+from .base import ProviderClient, seg
 
 
 class PaymentClient(ProviderClient):
@@ -24,17 +24,17 @@ class PaymentClient(ProviderClient):
 
     def get(self, payment_id: str) -> dict[str, Any]:
         """getPayment."""
-        return self.request("getPayment", "GET", f"/payments/{payment_id}")
+        return self.request("getPayment", "GET", f"/payments/{seg(payment_id)}")
 
     def capture(self, payment_id: str, *, amount: int | None, idempotency_key: str) -> dict[str, Any]:
         """capturePayment: the whole capturable amount when `amount` is None."""
         body = {} if amount is None else {"amount": amount}
-        return self.request("capturePayment", "POST", f"/payments/{payment_id}/captures", json_body=body,
+        return self.request("capturePayment", "POST", f"/payments/{seg(payment_id)}/captures", json_body=body,
                             idempotency_key=idempotency_key)
 
     def void(self, payment_id: str, *, reason: str, idempotency_key: str) -> dict[str, Any]:
         """voidPayment (reason: order_cancelled, duplicate, fraudulent, other)."""
-        return self.request("voidPayment", "POST", f"/payments/{payment_id}/void",
+        return self.request("voidPayment", "POST", f"/payments/{seg(payment_id)}/void",
                             json_body={"reason": reason}, idempotency_key=idempotency_key)
 
     def refund(self, payment_id: str, *, amount: int | None, reason: str,
@@ -43,7 +43,7 @@ class PaymentClient(ProviderClient):
         body: dict[str, Any] = {"reason": reason}
         if amount is not None:
             body["amount"] = amount
-        return self.request("refundPayment", "POST", f"/payments/{payment_id}/refunds", json_body=body,
+        return self.request("refundPayment", "POST", f"/payments/{seg(payment_id)}/refunds", json_body=body,
                             idempotency_key=idempotency_key)
 
     def settlements(self, *, date_from: str, date_to: str) -> dict[str, Any]:

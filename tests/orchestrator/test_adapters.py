@@ -134,3 +134,10 @@ def test_parse_retry_after_accepts_seconds_and_dates() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None
+
+
+def test_ids_stay_one_path_segment() -> None:
+    """An id with `/`, `?` or `..` in it cannot reach another provider resource."""
+    with ScriptedServer([Reply(body={"id": "x"})]) as srv:
+        PaymentClient(srv.url, FAST).get("../refunds/x?all=1#")
+    assert srv.requests[0]["path"] == "/payments/..%2Frefunds%2Fx%3Fall%3D1%23"
