@@ -81,7 +81,8 @@ def serve(
     options = {
         "bind": [f"fd://{sock.fileno()}"],
         "workers": workers,
-        "worker_class": worker_class,
+        # "gevent": gunicorn's gevent worker with our lean loop for plain requests (simulators/worker.py)
+        "worker_class": "simulators.worker.SimulatorWorker" if worker_class == "gevent" else worker_class,
         "threads": threads,
         "worker_connections": connections,
         "when_ready": when_ready,
