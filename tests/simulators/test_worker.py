@@ -89,8 +89,8 @@ def test_connection_close_is_honoured(conn: socket.socket) -> None:
 
 
 def test_a_chunked_body_goes_to_gunicorn_and_the_connection_goes_on(conn: socket.socket) -> None:
-    chunked = ("POST /orders HTTP/1.1\r\nHost: sim\r\nContent-Type: application/json\r\nIdempotency-Key: w-ch\r\n"
-               "Transfer-Encoding: chunked\r\n\r\n").encode() + b"%x\r\n%s\r\n0\r\n\r\n" % (len(ORDER), ORDER)
+    chunked = (b"POST /orders HTTP/1.1\r\nHost: sim\r\nContent-Type: application/json\r\nIdempotency-Key: w-ch\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n") + b"%x\r\n%s\r\n0\r\n\r\n" % (len(ORDER), ORDER)
     buf = bytearray()
     conn.sendall(chunked)
     status, _, body = read_answer(conn, buf)  # the engine reads Content-Length bodies only, as it always did
