@@ -11,6 +11,7 @@ connection, bytes already read included, so unusual input is answered exactly as
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import re
@@ -107,27 +108,25 @@ class SimulatorWorker(GeventWorker):  # type: ignore[misc]
         try:
             server, errors = listener.getsockname(), WSGIErrorsWrapper(self.cfg)
             while True:
-                while (end := buf.find(b"\r\n\r\n")) < 0:
-                    if len(buf) > MAX_HEAD:
-                        return super().handle(listener, _Replay(client, buf), addr)  # type: ignore[no-any-return]
-                    chunk = self._recv(client, waiting=not buf)
-                    if not chunk:
-                        return None
-                    buf += chunk
-                request = parse_plain(buf[:end])
-                if request is None:
-                    return super().handle(listener, _Replay(client, buf), addr)  # type: ignore[no-any-return]
+                buf, state = self._read_head(client, buf)
+                end = buf.find(b"\r\n\r\n")
+                request = parse_plain(buf[:end]) if state == "head" and end <= MAX_HEAD else None
+                if state == "closed":
+                    return
+                if request is None:  # too long or not plain: gunicorn's code, from the first byte it has not judged
+                    super().handle(listener, _Replay(client, buf), addr)
+                    return
                 buf = buf[end + 4:]
                 while len(buf) < request.length:
                     chunk = client.recv(65_536)
                     if not chunk:
-                        return None
+                        return
                     buf += chunk
                 body, buf = buf[:request.length], buf[request.length:]
                 environ = self._environ(request, body, client, addr, server)
                 environ["wsgi.errors"] = errors
                 if not self._respond(environ, client, request):
-                    return None
+                    return
         except OSError as e:
             if e.errno not in _QUIET:
                 self.log.exception("Socket error processing request.")
@@ -135,15 +134,22 @@ class SimulatorWorker(GeventWorker):  # type: ignore[misc]
             self.log.exception("Error handling request")
         finally:
             client.close()
-        return None
 
-    def _recv(self, client: Any, *, waiting: bool) -> bytes:
-        """Read more of a request; between requests, an idle keep-alive connection ends after `keepalive` s."""
-        if not waiting:
-            return client.recv(65_536)  # type: ignore[no-any-return]
-        with self.timeout_ctx():
-            return client.recv(65_536)  # type: ignore[no-any-return]
-        return b""  # the keep-alive timeout passed
+    def _read_head(self, client: Any, buf: bytes) -> tuple[bytes, str]:
+        """Read until a whole request head is buffered: (buffer, "head" | "too long" | "closed"). Like
+        gunicorn, reading a head gives up after `keepalive` seconds (an idle keep-alive connection ends)."""
+        if b"\r\n\r\n" in buf:
+            return buf, "head"
+        with self.timeout_ctx() if self.cfg.keepalive else contextlib.nullcontext():
+            while len(buf) <= MAX_HEAD:
+                chunk = client.recv(65_536)
+                if not chunk:
+                    return buf, "closed"
+                buf += chunk
+                if b"\r\n\r\n" in buf:
+                    return buf, "head"
+            return buf, "too long"
+        return buf, "closed"  # the timeout passed
 
     def _environ(self, r: Plain, body: bytes, client: Any, addr: Any, server: Any) -> dict[str, Any]:
         """The environ gunicorn's wsgi.create builds for the same request."""
