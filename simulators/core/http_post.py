@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 import threading
 import time
@@ -19,6 +20,8 @@ from urllib.parse import SplitResult
 MAX_IDLE = 8  # kept-alive connections per target, like the urllib3 pool this replaced
 MAX_TARGETS = 16
 MAX_HEAD = 65_536
+_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # CR, LF and other controls would split or corrupt the head
+_TARGET_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 
 
 class ResponseError(ConnectionError):
@@ -39,6 +42,8 @@ class HttpPoster:
         target = url.path or "/"
         if url.query:
             target += "?" + url.query
+        if _TARGET_UNSAFE.search(target) or any(_UNSAFE.search(f"{n}{v}") for n, v in headers.items()):
+            raise ValueError(f"control characters in the request to {url.geturl()!r}")  # as http.client refuses
         head = [f"POST {target} HTTP/1.1", f"Host: {url.netloc}", f"Content-Length: {len(data)}"]
         head += [f"{name}: {value}" for name, value in headers.items()]
         request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data

@@ -183,3 +183,13 @@ def test_a_receiver_that_does_not_answer_in_time_times_out(serve) -> None:
 def test_a_host_name_is_resolved(serve) -> None:
     server = serve(ok())
     assert post(HttpPoster(), f"http://localhost:{server.port}/hooks") == 200
+
+
+def test_control_characters_are_refused_before_anything_is_sent(serve) -> None:
+    server = serve(ok())
+    poster = HttpPoster()
+    with pytest.raises(ValueError, match="control characters"):
+        poster.post(urlsplit(server.url()), b"{}", {"X-Correlation-ID": "a\r\nX-Injected: 1"}, 5)
+    with pytest.raises(ValueError, match="control characters"):
+        poster.post(urlsplit(server.url("/hooks and more")), b"{}", {}, 5)
+    assert server.requests == []
