@@ -46,8 +46,9 @@ MUTANTS: tuple[Mutant, ...] = (
              '        return {"status": "duplicate", "event_id": event_id}', "        pass"),),
            ("scenarios/webhooks/delivery.scenario.yaml",)),
     Mutant("late-event-overwrites-newer", "shipment events are applied in arrival order, not sequence order",
-           (("flows/webhooks.py", 't.c.id == row["id"], t.c.last_sequence < sequence, t.c.status.not_in(FINAL_SHIPMENT)).values(',
-             't.c.id == row["id"]).values('),),
+           (("flows/webhooks.py", 't.c.id == sa.bindparam("_id"), t.c.last_sequence < sa.bindparam("_seq"),\n'
+             '            *[t.c.status != final for final in FINAL_SHIPMENT]))',
+             't.c.id == sa.bindparam("_id")))'),),
            ("scenarios/webhooks/delivery.scenario.yaml",)),
     Mutant("dead-letters-dropped", "a message that failed too often is silently marked done",
            (("outbox.py", 'values = {"status": "dead",', 'values = {"status": "done",'),),
@@ -78,9 +79,9 @@ MUTANTS: tuple[Mutant, ...] = (
              "pass"),),
            ("scenarios/checkout/three_d_secure.scenario.yaml",)),
     Mutant("refund-without-key", "refunds are sent without an Idempotency-Key, so a lost answer refunds twice",
-           (("adapters/payment.py", 'return self.request("refundPayment", "POST", f"/payments/{payment_id}/refunds", json_body=body,\n'
-             '                            idempotency_key=idempotency_key)',
-             'return self.request("refundPayment", "POST", f"/payments/{payment_id}/refunds", json_body=body)'),),
+           (("adapters/payment.py", 'return self.request("refundPayment", "POST", f"/payments/{seg(payment_id)}/refunds", '
+             'json_body=body,\n                            idempotency_key=idempotency_key)',
+             'return self.request("refundPayment", "POST", f"/payments/{seg(payment_id)}/refunds", json_body=body)'),),
            ("scenarios/orders/lifecycle.scenario.yaml",)),
     Mutant("capture-not-recorded", "the captured amount is not stored on the order (ledgers disagree)",
            (("flows/checkout.py", '_cas(svc, order, {"step": "captured", "captured_minor": cap["amount"],',
