@@ -35,7 +35,10 @@ def serve(args: argparse.Namespace) -> int:
         def load_config(self) -> None:
             """gunicorn settings."""
             settings = {"bind": f"{args.host}:{args.port}", "workers": args.workers, "threads": args.threads,
-                        "worker_class": args.worker_class, "worker_connections": args.threads, "timeout": 60, "graceful_timeout": 5, "keepalive": 5,
+                        "worker_class": args.worker_class, "timeout": 60, "graceful_timeout": 5, "keepalive": 5,
+                        # gevent: connections served at once; gthread: connections held, and gthread drops
+                        # keep-alive once it holds this many (at `threads`, webhooks reconnected every time)
+                        "worker_connections": args.threads if args.worker_class == "gevent" else 1000,
                         "accesslog": None, "errorlog": "-", "loglevel": "warning",
                         "when_ready": _when_ready, "post_worker_init": _post_worker_init}
             for key, value in settings.items():
