@@ -11,13 +11,13 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import orjson
-import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_base
 
 from .. import context, logs, metrics
 from ..errors import CircuitOpen, ProviderRejected, ProviderUnavailable, RetryableHTTPError
 from .breaker import BreakerOpen, CircuitBreaker
+from .transport import Connections, TransportError
 
 log = logs.get("adapters")
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
@@ -90,11 +90,15 @@ class ProviderClient:
     def __init__(self, base_url: str, policy: ClientPolicy | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.policy = policy or ClientPolicy()
-        # urllib3 directly, one keep-alive pool per provider: half the CPU of a requests.Session call
-        # (no per-call session merging, hooks, cookie jar or proxy look-ups); retries stay with tenacity
-        self._prefix = urlsplit(self.base_url).path
-        self.pool = urllib3.connection_from_url(self.base_url, maxsize=64, block=False, retries=False)
-        self._timeout = urllib3.Timeout(connect=self.policy.connect_timeout_s, read=self.policy.read_timeout_s)
+        url = urlsplit(self.base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"{self.provider} base URL {base_url!r} is not an http(s)://host[:port] URL; "
+                             f"fix --{self.provider}-url or ORCH_{self.provider.upper()}_URL")
+        self._prefix = url.path
+        # keep-alive connections, answers parsed by httptools (transport.py): a third of urllib3's CPU per call
+        self.connections = Connections(url.hostname, url.port, https=url.scheme == "https",
+                                       connect_timeout_s=self.policy.connect_timeout_s,
+                                       read_timeout_s=self.policy.read_timeout_s)
         self.breaker = CircuitBreaker(self.provider, fail_max=self.policy.breaker_fail_max,
                                       reset_s=self.policy.breaker_reset_s, on_change=_breaker_changed)
         metrics.BREAKER_STATE.labels(self.provider).set(0)
@@ -165,20 +169,18 @@ class ProviderClient:
         url = self._prefix + path + ("?" + urlencode(params, doseq=True) if params else "")
         started = time.perf_counter()
         try:
-            resp = self.pool.urlopen(method, url, body=payload, headers=headers, timeout=self._timeout,
-                                     retries=False, redirect=False, assert_same_host=False)
-            body_bytes = resp.data
-        except urllib3.exceptions.HTTPError as exc:  # refused, reset, dropped, timed out, broken response
+            resp = self.connections.request(method, url, payload, headers)
+        except TransportError as exc:  # refused, reset, dropped, timed out, broken response
             self._observe(operation, started, "retryable")
-            raise RetryableHTTPError(self.provider, operation, f"{type(exc).__name__}: {exc}") from exc
-        body = _decode(body_bytes)
+            raise RetryableHTTPError(self.provider, operation, str(exc)) from exc
+        body = _decode(resp.body)
         status = resp.status
         problem = None if body is _MALFORMED else body
-        if status in RETRYABLE_STATUS or (status == 409 and resp.headers.get("Retry-After")):
+        if status in RETRYABLE_STATUS or (status == 409 and resp.headers.get("retry-after")):
             # 409 + Retry-After: the provider is still processing the same Idempotency-Key
             self._observe(operation, started, "retryable")
             raise RetryableHTTPError(self.provider, operation, f"HTTP {status}", status=status, body=problem,
-                                     retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+                                     retry_after=parse_retry_after(resp.headers.get("retry-after")))
         if status >= 500:
             self._observe(operation, started, "error")
             raise ProviderUnavailable(self.provider, operation, f"HTTP {status}", status=status, body=problem)
