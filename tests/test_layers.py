@@ -15,6 +15,7 @@ FORBIDDEN = {
                         "simulators.control", "simulators.providers", "simulators.server"},
     "simulators": {"orchestrator", "sandbox", "tests"},
     "orchestrator": {"simulators", "sandbox", "tests"},
+    "leanhttp": {"simulators", "orchestrator", "sandbox", "tests", "flask", "werkzeug"},
     "sandbox": {"orchestrator", "tests"},
 }
 
@@ -53,5 +54,5 @@ def test_the_checker_sees_a_wrong_import(tmp_path: Path) -> None:
 
 
 def test_nothing_imports_tests() -> None:
-    for package in ("simulators", "orchestrator", "sandbox"):
+    for package in ("simulators", "orchestrator", "sandbox", "leanhttp"):
         assert violations(package, {"tests"}) == []

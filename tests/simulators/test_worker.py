@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from simulators.worker import parse_plain
+from tests.support.raw_http import read_answer
 from tests.support.servers import ROOT, Server, start_simulator
 
 SPEC = ROOT / "tests" / "data" / "specs" / "engine-test.openapi.yaml"
@@ -35,31 +36,6 @@ def post(key: str, *extra: str, body: bytes = ORDER) -> bytes:
     head = ["POST /orders HTTP/1.1", "Host: sim", "Content-Type: application/json", f"Idempotency-Key: {key}",
             f"Content-Length: {len(body)}", *extra]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
-
-
-def read_answer(s: socket.socket, buf: bytearray) -> tuple[int, dict[str, str], bytes]:
-    """One response off the connection (status, lower-case headers, body); leftovers stay in buf."""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(65536)
-        assert chunk, "connection closed before an answer"
-        buf += chunk
-    head, _, rest = bytes(buf).partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    body = bytearray(rest)
-    if lines[0].split()[1].startswith("1"):  # 100 Continue: no body
-        buf[:] = body
-        return int(lines[0].split()[1]), headers, b""
-    if "content-length" in headers:
-        while len(body) < int(headers["content-length"]):
-            body += s.recv(65536)
-        n = int(headers["content-length"])
-        buf[:] = body[n:]
-        return int(lines[0].split()[1]), headers, bytes(body[:n])
-    while chunk := s.recv(65536):
-        body += chunk
-    buf[:] = b""
-    return int(lines[0].split()[1]), headers, bytes(body)
 
 
 def test_plain_requests_are_kept_alive_and_pipelined(conn: socket.socket) -> None:
