@@ -1,6 +1,7 @@
 """Checkout benchmark: the orchestrator against all simulators on this machine.
 
-    python bench/checkout.py [--seconds 20] [--concurrency 32] [--workers 1] [--worker-class gthread|gevent]
+    python bench/checkout.py [--seconds 20] [--concurrency 32] [--workers 1]
+        [--worker-class threads|gthread|gevent]
         [--database-url postgresql+psycopg://...] [--outbox-threads 16] [--sim-workers payment=2]
         [--write docs/performance.md]
 
@@ -103,13 +104,12 @@ class BenchSandbox(Sandbox):
 
 
 def run(seconds: float, concurrency: int, workers: int, customers_n: int, threads: int = 64, *,
-        worker_class: str = "gthread", database_url: str | None = None, outbox_threads: int = 16,
+        worker_class: str = "threads", database_url: str | None = None, outbox_threads: int = 16,
         sim_workers: dict[str, int] | None = None) -> dict:
     """Run the benchmark; returns the numbers."""
     db = Path(tempfile.mkdtemp(prefix="orch-bench-")) / "orchestrator.db"
-    flags: dict[str, Any] = {"workers": workers, "threads": threads, "log_level": "WARNING"}
-    if worker_class != "gthread":
-        flags["worker_class"] = worker_class
+    flags: dict[str, Any] = {"workers": workers, "threads": threads, "log_level": "WARNING",
+                             "worker_class": worker_class}
     if database_url:
         flags.update(database_url=database_url, table_prefix=f"bench_{os.getpid()}_{int(time.time())}_")
     sb = BenchSandbox(db, env={"ORCH_OUTBOX_THREADS": str(outbox_threads)},
@@ -194,12 +194,18 @@ def _count(sb: Sandbox, status: str) -> int:
         offset = page["next_offset"]
 
 
+# how each --worker-class serves, for the report
+SERVING = {"threads": "gunicorn with leanhttp's ThreadWorker ({workers} worker(s), a thread per connection)",
+           "gthread": "gunicorn gthread ({workers} worker(s) × {threads} threads)",
+           "gevent": "gunicorn gevent ({workers} worker(s) × {threads} connections)"}
+
+
 def report(r: dict) -> str:
     """Markdown for docs/performance.md."""
     lines = [MARK_BEGIN, "## Orchestrator checkout (bench/checkout.py)", "",
              f"All four simulators and the orchestrator on this machine ({r['cpus']} CPUs), {r['database']} store, "
-             f"gunicorn {r['worker_class']} ({r['workers']} worker(s) × {r['threads']} "
-             f"{'connections' if r['worker_class'] == 'gevent' else 'threads'}), {r['outbox_threads']} outbox "
+             f"{SERVING[r['worker_class']].format(workers=r['workers'], threads=r['threads'])}, "
+             f"{r['outbox_threads']} outbox "
              f"threads per worker, simulators with {r['sim_workers'] or 'one worker each'}, "
              f"{r['concurrency']} client threads, "
              f"{r['seconds']} s of cash checkouts (simulate → authorize → sale → capture inline; shipment and "
@@ -256,7 +262,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--customers", type=int, default=20)
     parser.add_argument("--threads", type=int, default=64, help="gunicorn threads per orchestrator worker")
-    parser.add_argument("--worker-class", choices=["gthread", "gevent"], default="gthread")
+    parser.add_argument("--worker-class", choices=list(SERVING), default="threads",
+                        help="the orchestrator's (python -m orchestrator serve --worker-class)")
     parser.add_argument("--database-url", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test "
                         "(a fresh table prefix per run); SQLite in a temporary folder by default")
     parser.add_argument("--outbox-threads", type=int, default=16, help="outbox delivery threads per worker")

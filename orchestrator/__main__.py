@@ -10,6 +10,9 @@ from typing import Any
 from . import logs
 from .config import Config
 
+# --worker-class: gunicorn's worker class for each choice (the first is the default)
+WORKER_CLASSES = {"threads": "leanhttp.threads.ThreadWorker", "gthread": "gthread", "gevent": "gevent"}
+
 
 def _config(args: argparse.Namespace) -> Config:
     """Config from the environment, overridden by flags given."""
@@ -23,7 +26,12 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Serve with gunicorn (gthread or gevent workers); print `READY http://HOST:PORT` once listening."""
+    """Serve with gunicorn; print `READY http://HOST:PORT` once listening.
+
+    Worker classes: "threads" (default) is `leanhttp.ThreadWorker`, a thread per connection running a lean
+    keep-alive loop: gthread's poller/thread-pool hand-offs and per-request parser and Response objects cost
+    ~1 ms of CPU per request, more than Flask and the handler (docs/architecture.md, docs/performance.md).
+    "gthread" and "gevent" are gunicorn's own, kept to compare against."""
     from gunicorn.app.base import BaseApplication
 
     config = _config(args)
@@ -35,9 +43,11 @@ def serve(args: argparse.Namespace) -> int:
         def load_config(self) -> None:
             """gunicorn settings."""
             settings = {"bind": f"{args.host}:{args.port}", "workers": args.workers, "threads": args.threads,
-                        "worker_class": args.worker_class, "timeout": 60, "graceful_timeout": 5, "keepalive": 5,
-                        # gevent: connections served at once; gthread: connections held, and gthread drops
-                        # keep-alive once it holds this many (at `threads`, webhooks reconnected every time)
+                        "worker_class": WORKER_CLASSES[args.worker_class], "timeout": 60, "graceful_timeout": 5,
+                        "keepalive": 5,
+                        # gevent: connections served at once; threads, gthread: connections held (threads: a
+                        # thread each; gthread drops keep-alive once it holds this many, and at `threads`
+                        # webhooks reconnected every time)
                         "worker_connections": args.threads if args.worker_class == "gevent" else 1000,
                         "accesslog": None, "errorlog": "-", "loglevel": "warning",
                         "when_ready": _when_ready, "post_worker_init": _post_worker_init}
@@ -112,9 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8100)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--threads", type=int, default=16, help="threads per worker (gevent: connections per worker)")
-    p.add_argument("--worker-class", choices=["gthread", "gevent"], default="gthread",
-                   help="gunicorn worker class (gevent: greenlets instead of OS threads)")
+    p.add_argument("--threads", type=int, default=16,
+                   help="gthread: threads per worker; gevent: connections per worker; threads: unused (a thread "
+                        "per connection, up to 1000)")
+    p.add_argument("--worker-class", choices=list(WORKER_CLASSES), default="threads",
+                   help="threads: a thread per connection with a lean HTTP/1.1 loop (~1 ms less CPU a request "
+                        "than gthread); gthread, gevent: gunicorn's own")
     p.add_argument("--webhook-secret")
     p.add_argument("--checkout-lease", type=float, help="seconds before a crashed checkout is resumed")
     p.add_argument("--outbox-max-attempts", type=int)
