@@ -1,8 +1,8 @@
 """`ThreadWorker`: a gunicorn worker with one OS thread per connection, each running the lean keep-alive loop.
 
 gunicorn's gthread worker passes every request from its poller thread to a pool thread and the connection
-back to the poller, and builds its parser and Response objects per request: ~1 ms of CPU per request on
-top of the app (docs/performance.md). Here the main thread only accepts; a connection's own thread reads,
+back to the poller, and builds its parser and Response objects per request: 0.25–0.45 ms of CPU per
+request more than this worker on a cheap GET, ~1 ms under the checkout bench (docs/performance.md). Here the main thread only accepts; a connection's own thread reads,
 calls the app and answers with one send(), and waits for the next request in a blocking recv().
 """
 
