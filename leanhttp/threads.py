@@ -1,7 +1,7 @@
 """`ThreadWorker`: a gunicorn worker with one OS thread per connection, each running the lean keep-alive loop.
 
 gunicorn's gthread worker passes every request from its poller thread to a pool thread and the connection
-back to the poller, and builds its parser and Response objects per request: 0.25–0.45 ms of CPU per
+back to the poller, and builds its parser and Response objects per request: 0.28–0.45 ms of CPU per
 request more than this worker on a cheap GET, ~1 ms under the checkout bench (docs/performance.md). Here the main thread only accepts; a connection's own thread reads,
 calls the app and answers with one send(), and waits for the next request in a blocking recv().
 """
@@ -103,8 +103,14 @@ class ThreadWorker(LeanLoop, SyncWorker):  # type: ignore[misc]
             client.settimeout(self.cfg.keepalive or self.cfg.timeout or None)
             with self._lock:
                 self._open += 1
-            threading.Thread(target=self._connection, args=(listener, client, addr), daemon=True,
-                             name=f"conn-{addr[1] if isinstance(addr, tuple) else self._open}").start()
+            try:
+                threading.Thread(target=self._connection, args=(listener, client, addr), daemon=True,
+                                 name=f"conn-{addr[1] if isinstance(addr, tuple) else self._open}").start()
+            except RuntimeError:  # no thread to be had (memory, limits): this connection is refused
+                self.log.exception("Cannot start a thread for a connection")
+                client.close()
+                with self._lock:
+                    self._open -= 1
 
     def _connection(self, listener: Any, client: Any, addr: Any) -> None:
         try:

@@ -30,7 +30,7 @@ def serve(args: argparse.Namespace) -> int:
 
     Worker classes: "threads" (default) is `leanhttp.ThreadWorker`, a thread per connection running a lean
     keep-alive loop: gthread's poller/thread-pool hand-offs and per-request parser and Response objects cost
-    0.25-1 ms of CPU per request more (docs/architecture.md, docs/performance.md).
+    0.3-1 ms of CPU per request more (docs/architecture.md, docs/performance.md).
     "gthread" and "gevent" are gunicorn's own, kept to compare against."""
     from gunicorn.app.base import BaseApplication
 
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="gthread: threads per worker; gevent: connections per worker; threads: unused (a thread "
                         "per connection, up to 1000)")
     p.add_argument("--worker-class", choices=list(WORKER_CLASSES), default="threads",
-                   help="threads: a thread per connection with a lean HTTP/1.1 loop (0.25-1 ms less CPU a "
+                   help="threads: a thread per connection with a lean HTTP/1.1 loop (0.3-1 ms less CPU a "
                         "request than gthread); gthread, gevent: gunicorn's own")
     p.add_argument("--webhook-secret")
     p.add_argument("--checkout-lease", type=float, help="seconds before a crashed checkout is resumed")
