@@ -23,7 +23,7 @@ run: $(STAMP)
 test: $(STAMP) lint typecheck unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check simulators orchestrator sandbox tests bench loadtests
+	$(BIN)/ruff check simulators orchestrator sandbox leanhttp tests bench loadtests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
