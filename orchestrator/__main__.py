@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 from . import logs
@@ -36,6 +39,11 @@ def serve(args: argparse.Namespace) -> int:
 
     config = _config(args)
     logs.setup(config.log_level)
+    metrics_dir = None
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # one set of metrics over every worker process (metrics.py); set before any worker imports them
+        metrics_dir = tempfile.mkdtemp(prefix="orchestrator-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
 
     class Orchestrator(BaseApplication):  # type: ignore[misc]
         """gunicorn application: the app is built in each worker (no database handles across fork)."""
@@ -50,7 +58,8 @@ def serve(args: argparse.Namespace) -> int:
                         # webhooks reconnected every time)
                         "worker_connections": args.threads if args.worker_class == "gevent" else 1000,
                         "accesslog": None, "errorlog": "-", "loglevel": "warning",
-                        "when_ready": _when_ready, "post_worker_init": _post_worker_init}
+                        "when_ready": _when_ready, "post_worker_init": _post_worker_init,
+                        "child_exit": _child_exit}
             for key, value in settings.items():
                 self.cfg.set(key, value)
 
@@ -60,7 +69,11 @@ def serve(args: argparse.Namespace) -> int:
 
             return create_app(config)
 
-    Orchestrator().run()
+    try:
+        Orchestrator().run()
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -68,6 +81,13 @@ def _when_ready(server: Any) -> None:
     """Announce the bound address (port 0 → the real port) on stdout."""
     host, port = server.LISTENERS[0].sock.getsockname()[:2]
     print(f"READY http://{host}:{port}", flush=True)
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    """A worker exited: its live gauges (breaker states) stop counting."""
+    from . import metrics
+
+    metrics.worker_exited(worker.pid)
 
 
 def _post_worker_init(worker: Any) -> None:

@@ -6,9 +6,21 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from .adapters.base import ClientPolicy
-
 ENV_PREFIX = "ORCH_"
+
+
+@dataclass(frozen=True)
+class ClientPolicy:
+    """Timeouts, retry and breaker settings of one provider client."""
+
+    connect_timeout_s: float = 2.0
+    read_timeout_s: float = 5.0
+    retries: int = 3
+    backoff_base_s: float = 0.1
+    backoff_max_s: float = 2.0
+    max_retry_after_s: float = 10.0
+    breaker_fail_max: int = 5
+    breaker_reset_s: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ import datetime as dt
 import email.utils
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -15,6 +14,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from tenacity.wait import wait_base
 
 from .. import context, logs, metrics
+from ..config import ClientPolicy
 from ..errors import CircuitOpen, ProviderRejected, ProviderUnavailable, RetryableHTTPError
 from .breaker import BreakerOpen, CircuitBreaker
 from .transport import Connections, TransportError
@@ -22,20 +22,6 @@ from .transport import Connections, TransportError
 log = logs.get("adapters")
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-
-
-@dataclass(frozen=True)
-class ClientPolicy:
-    """Timeouts, retry and breaker settings of one provider client."""
-
-    connect_timeout_s: float = 2.0
-    read_timeout_s: float = 5.0
-    retries: int = 3
-    backoff_base_s: float = 0.1
-    backoff_max_s: float = 2.0
-    max_retry_after_s: float = 10.0
-    breaker_fail_max: int = 5
-    breaker_reset_s: float = 10.0
 
 
 def parse_retry_after(value: str | None) -> float | None:
