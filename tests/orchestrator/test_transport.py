@@ -1,76 +1,31 @@
-"""The adapters' HTTP transport against a raw socket server on 127.0.0.1:0 that writes exact bytes."""
+"""The adapters' HTTP transport against a raw socket server on 127.0.0.1:0 that answers exact bytes."""
 
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from orchestrator.adapters.transport import Connections, TransportError
+from tests.support.raw_http import Answer, RawServer
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}"
-
-
-class RawServer:
-    """Answers each request with `answer(request_head_and_body)`: bytes to send, then the connection stays
-    open unless the bytes are followed by closing (`close_after`)."""
-
-    def __init__(self, answer: Callable[[bytes], bytes], close_after: Callable[[int], bool] = lambda n: False):
-        self.answer, self.close_after = answer, close_after
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.connections = 0
-        self.requests: list[bytes] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        buf = b""
-        with conn:
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    chunk = conn.recv(65_536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                head, _, buf = buf.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                while len(buf) < length:
-                    buf += conn.recv(65_536)
-                request, buf = head + b"\r\n\r\n" + buf[:length], buf[length:]
-                self.requests.append(request)
-                conn.sendall(self.answer(request))
-                if self.close_after(len(self.requests)):
-                    return
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., tuple[RawServer, Connections]]]:
     servers: list[RawServer] = []
 
-    def start(answer: Callable[[bytes], bytes] = lambda r: OK, **kw: object) -> tuple[RawServer, Connections]:
-        server = RawServer(answer, **kw)  # type: ignore[arg-type]
+    def start(answer: Answer = lambda r: OK, *, close_after: bool = False) -> tuple[RawServer, Connections]:
+        server = RawServer(answer, close_after=close_after)
         servers.append(server)
         return server, Connections("127.0.0.1", server.port, connect_timeout_s=2, read_timeout_s=2)
 
     yield start
     for server in servers:
-        server.close()
+        server.stop()
 
 
 def test_calls_reuse_one_kept_alive_connection(serve) -> None:
@@ -80,13 +35,13 @@ def test_calls_reuse_one_kept_alive_connection(serve) -> None:
         assert (answer.status, answer.body, answer.headers["content-type"]) == (200, b'{"ok":true}',
                                                                                  "application/json")
     assert server.connections == 1
-    first = server.requests[0]
+    first = server.requests[0][1]
     assert first.startswith(b"POST /emails?n=0 HTTP/1.1\r\nHost: 127.0.0.1:")
     assert b"\r\nIdempotency-Key: k-0\r\nContent-Length: 7\r\n\r\n{\"a\":1}" in first
 
 
 def test_a_connection_the_provider_closed_while_idle_is_not_reused(serve) -> None:
-    server, conns = serve(close_after=lambda n: True)  # answers with keep-alive, then closes anyway
+    server, conns = serve(close_after=True)  # answers with keep-alive, then closes anyway
     assert conns.request("GET", "/a", None, {}).status == 200
     time.sleep(0.2)  # the close reaches us while the connection is idle
     assert conns.request("GET", "/b", None, {}).status == 200
@@ -112,7 +67,7 @@ def test_chunked_answers_and_repeated_headers_are_read_whole(serve) -> None:
 
 def test_a_truncated_answer_is_a_transport_error_and_the_connection_is_dropped(serve) -> None:
     calls = iter([b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"part", OK])
-    server, conns = serve(lambda r: next(calls), close_after=lambda n: n == 1)
+    server, conns = serve(lambda r: next(calls), close_after=True)
     with pytest.raises(TransportError, match="before its answer was complete"):
         conns.request("GET", "/", None, {})
     assert conns.request("GET", "/", None, {}).status == 200

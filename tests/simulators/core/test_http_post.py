@@ -11,61 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from simulators.core.http_post import HttpPoster, ResponseError
-
-Answer = Callable[[bytes], bytes | None]  # the request's raw bytes -> what to send back (None: close)
-
-
-class RawServer:
-    """A TCP server on 127.0.0.1:0 that answers each request with scripted bytes and records every
-    request and which connection it came on."""
-
-    def __init__(self, answer: Answer, *, close_after: bool = False) -> None:
-        self.answer, self.close_after = answer, close_after
-        self.requests: list[tuple[int, bytes]] = []
-        self.connections = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn, self.connections), daemon=True).start()
-
-    def _serve(self, conn: socket.socket, number: int) -> None:
-        buf = b""
-        with conn:
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                head, _, rest = buf.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                while len(rest) < length:
-                    rest += conn.recv(65536)
-                request, buf = head + b"\r\n\r\n" + rest[:length], rest[length:]
-                self.requests.append((number, request))
-                reply = self.answer(request)
-                if reply is None:
-                    return
-                conn.sendall(reply)
-                if self.close_after:
-                    return
-
-    def url(self, path: str = "/hooks") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def stop(self) -> None:
-        self.sock.close()
+from tests.support.raw_http import Answer, RawServer
 
 
 @pytest.fixture
