@@ -291,14 +291,15 @@ def cancel_order(req: Request, sim: SimContext) -> Reply:
 
 @legacy.on_tick
 def progress_orders(sim: SimContext) -> None:
-    """Move open orders along by the simulator clock; one still placed and too young to move is not loaded
-    (loading every open order twice a second was the legacy simulator's largest cost under load)."""
+    """Move open orders along by the simulator clock. An order is loaded only when the clock says its status
+    must change: its index entry carries the status and creation time. (Loading every open order twice a
+    second was the legacy simulator's largest cost under load; skipping only the young `placed` ones still
+    loaded every `processing` order, 11 % of the simulator's CPU after 3,000 checkouts.)"""
     timing = None
     for order_id, entry in sim.store.items("orders_open"):
         timing = timing or order_timing(sim)
         now, ship, deliver = timing
-        if isinstance(entry, dict) and entry.get("status") == "placed" \
-                and due_status(now - entry["created_ts"], ship, deliver) == "placed":
+        if isinstance(entry, dict) and entry.get("status") == due_status(now - entry["created_ts"], ship, deliver):
             continue
         with sim.store.transaction():
             o = sim.store.get("orders", order_id)
@@ -317,4 +318,5 @@ def state_order_shipped(sim: SimContext, params: dict[str, Any]) -> dict[str, An
     set_order_status(sim, o, "shipped")
     o["_held"] = True
     sim.store.put("orders", o["id"], o)
+    sim.store.delete("orders_open", o["id"])  # the clock no longer moves it
     return {"order_id": o["id"], "status": "shipped", "shipped_at": utc_iso(sim.clock.timestamp())}

@@ -308,6 +308,23 @@ def test_the_clock_alone_moves_open_orders_and_releases_stock(h: Harness) -> Non
     assert h.store.items("orders_open") == []
 
 
+def test_the_tick_loads_only_orders_whose_status_the_clock_changes(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    cid, adr = customer(h)
+    ids = [h.call("createCashSale", sale(cid, adr, "SKU-00024"))[1]["order_id"] for _ in range(3)]
+    h.state(f"order {ids[2]} has shipped")  # held: the clock no longer moves it
+    assert sorted(k for k, _ in h.store.items("orders_open")) == sorted(ids[:2])
+    loaded: list[str] = []
+    get = h.store.get
+    monkeypatch.setattr(h.store, "get", lambda ns, key: (loaded.append(key) if ns == "orders" else None, get(ns, key))[1])
+    h.tick("10m")  # placed -> processing: both loaded once
+    assert sorted(loaded) == sorted(ids[:2])
+    loaded.clear()
+    h.tick("10m")  # still processing: nothing to load
+    h.tick("1h")
+    assert loaded == []
+    assert [h.store.get("orders", o)["status"] for o in ids] == ["processing", "processing", "shipped"]
+
+
 def test_order_shipped_state(h: Harness) -> None:
     cid, adr = customer(h)
     oid = h.call("createCashSale", sale(cid, adr))[1]["order_id"]
