@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from orchestrator import context
+from orchestrator import context, metrics
 from orchestrator.adapters.base import ClientPolicy, ProviderClient, parse_retry_after
 from orchestrator.adapters.payment import PaymentClient
 from orchestrator.errors import CircuitOpen, ProviderRejected, ProviderUnavailable, RetryableHTTPError
@@ -24,11 +24,19 @@ def _authorize(client: PaymentClient) -> dict:
                             idempotency_key="ord_1:authorize")
 
 
+def _retries(reason: str) -> float:
+    return metrics.REGISTRY.get_sample_value("orchestrator_provider_retries_total", {
+        "provider": "payment", "operation": "authorizePayment", "reason": reason}) or 0.0
+
+
 def test_retryable_failures_are_retried_with_the_same_idempotency_key() -> None:
+    before = _retries("503"), _retries("502")
     with ScriptedServer([Reply(503), Reply(502), Reply(201, PAY)]) as srv:
         assert _authorize(PaymentClient(srv.url, FAST)) == PAY
     keys = [r["headers"].get("Idempotency-Key") for r in srv.requests]
     assert keys == ["ord_1:authorize"] * 3
+    # the first attempt runs outside tenacity; its failure still counts as the first retry's reason
+    assert (_retries("503") - before[0], _retries("502") - before[1]) == (1, 1)
 
 
 def test_a_dropped_connection_is_retried_when_the_call_carries_a_key() -> None:
