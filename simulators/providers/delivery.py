@@ -4,7 +4,8 @@ A shipment follows a plan fixed when it is booked (offsets from its creation, si
 label_created -> in_transit (1 h) -> depot scan (12 h) -> out_for_delivery (24 h) -> delivered (36 h).
 Magic recipient postal codes change the plan (docs/providers.md): `EXC...` -> exception at 24 h, then
 in_transit (48 h), out_for_delivery (60 h), delivered (72 h); `RTS...` -> exception at 24 h, returned at 72 h.
-State: "quotes", "shipments" and "shipments_active" (shipments whose plan is not finished yet).
+State: "quotes", "shipments" and "shipments_active" (shipments whose plan is not finished yet, each with the
+simulator time its next step is due).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ EXCEPTION_THEN_RETURNED: list[Step] = [
     (72, "returned", "Returned to the sender.", "origin"),
 ]
 
-FIRST_STEP_S = min(plan[0][0] for plan in (NORMAL, EXCEPTION_THEN_DELIVERED, EXCEPTION_THEN_RETURNED)) * HOUR
+PLANS = {"normal": NORMAL, "exception": EXCEPTION_THEN_DELIVERED, "returned": EXCEPTION_THEN_RETURNED}
 
 
 def plan_for(postal_code: str) -> tuple[str, list[Step]]:
@@ -131,13 +132,19 @@ def _emit(sim: SimContext, s: dict[str, Any], event: dict[str, Any], correlation
                           extra={"tracking_event": event})
 
 
+def next_due(s: dict[str, Any]) -> float:
+    """Simulator time at which the shipment's next step is due (the value kept in "shipments_active")."""
+    return float(s["_created_ts"] + PLANS[s["_plan"]][s["_step"]][0] * HOUR)
+
+
 def advance(sim: SimContext, s: dict[str, Any], correlation_id: str | None = None) -> dict[str, Any]:
     """Apply every step of the shipment's plan that is due by the simulator clock (events, webhooks)."""
     if s["status"] == "cancelled" or s.get("_step") is None:
         return s
-    plan = {"normal": NORMAL, "exception": EXCEPTION_THEN_DELIVERED, "returned": EXCEPTION_THEN_RETURNED}[s["_plan"]]
+    plan = PLANS[s["_plan"]]
     now = sim.clock.timestamp()
     changed: list[dict[str, Any]] = []
+    start = s["_step"]
     while s["_step"] < len(plan) and s["_created_ts"] + plan[s["_step"]][0] * HOUR <= now:
         hours, status, description, where = plan[s["_step"]]
         at = _iso(s["_created_ts"] + hours * HOUR)
@@ -155,10 +162,12 @@ def advance(sim: SimContext, s: dict[str, Any], correlation_id: str | None = Non
             changed.append(event)
     if s["_step"] >= len(plan):
         s["_step"] = None
-    if changed or s["_step"] is None:
+    if s["_step"] != start:  # a step applied (a depot scan changes no status but is an event)
         sim.store.put("shipments", s["id"], s)
         if s["_step"] is None:
             sim.store.delete("shipments_active", s["id"])
+        else:
+            sim.store.put("shipments_active", s["id"], next_due(s))
     for event in changed:
         _emit(sim, s, event, correlation_id)
     return s
@@ -234,7 +243,7 @@ def create_shipment(req: Request, sim: SimContext) -> Reply:
     }
     with sim.store.transaction():
         sim.store.put("shipments", sid, s)
-        sim.store.put("shipments_active", sid, now)
+        sim.store.put("shipments_active", sid, next_due(s))
     _emit(sim, s, created, req.correlation_id)
     return Reply(201, view(s))
 
@@ -279,12 +288,12 @@ def get_tracking(req: Request, sim: SimContext) -> Reply:
 # ----------------------------------------------------------------------------------------------- clock, reset
 @delivery.on_tick
 def progress_shipments(sim: SimContext) -> None:
-    """Move every unfinished shipment along its plan (emits a webhook per status change); one younger than
-    the first step of any plan is not loaded (the value kept in "shipments_active" is its creation time)."""
+    """Move every unfinished shipment along its plan (emits a webhook per status change); one whose next step
+    is not due yet is not loaded (the value kept in "shipments_active" is when that step is due)."""
     now = None
-    for sid, created_ts in sim.store.items("shipments_active"):
+    for sid, due in sim.store.items("shipments_active"):
         now = sim.clock.timestamp() if now is None else now
-        if isinstance(created_ts, int | float) and now < created_ts + FIRST_STEP_S:
+        if isinstance(due, int | float) and now < due:
             continue
         with sim.store.transaction():
             s = sim.store.get("shipments", sid)
@@ -340,6 +349,6 @@ def _seed_shipment(sim: SimContext, params: dict[str, Any], hours_ago: float) ->
                      "description": "Shipment booked, label created."}],
     }
     sim.store.put("shipments", sid, s)
-    sim.store.put("shipments_active", sid, created_ts)
+    sim.store.put("shipments_active", sid, next_due(s))
     s = advance(sim, s)
     return {"shipment_id": sid, "status": s["status"], "tracking_number": s["tracking_number"]}

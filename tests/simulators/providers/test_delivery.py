@@ -91,6 +91,28 @@ def test_shipment_progresses_with_the_clock_and_sends_webhooks(h: Harness) -> No
     assert events[-1]["data"]["tracking_event"]["status"] == "delivered"
 
 
+def test_the_tick_loads_a_shipment_only_when_its_next_step_is_due(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    sids = [book(h, order=f"order-{n}")[1]["id"] for n in range(2)]
+    loaded: list[str] = []
+    get = h.store.get
+    monkeypatch.setattr(h.store, "get", lambda ns, key: (loaded.append(key) if ns == "shipments" else None,
+                                                           get(ns, key))[1])
+    h.tick("59m")
+    assert loaded == []
+    h.tick("1m")  # in_transit: both loaded once
+    assert sorted(loaded) == sorted(sids)
+    loaded.clear()
+    for _ in range(10):  # the depot scan is due at 12 h
+        h.tick("1h")
+    assert loaded == []
+    h.tick("1h")  # the depot scan (no status change) is recorded and the next step is due at 24 h
+    assert sorted(loaded) == sorted(sids)
+    loaded.clear()
+    h.tick("11h")
+    assert loaded == []
+    assert statuses(h, sids[0]) == ["label_created", "in_transit", "in_transit"]
+
+
 def test_a_big_clock_jump_replays_every_step_at_its_own_time(h: Harness) -> None:
     _, s = book(h)
     h.clock.apply({"advance": "3d"})
