@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .heap import settle_heap as settle_heap
 from .loop import LeanLoop as LeanLoop
 from .loop import Replay as Replay
 from .plain import Plain as Plain

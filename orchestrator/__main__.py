@@ -91,9 +91,12 @@ def _child_exit(server: Any, worker: Any) -> None:
 
 
 def _post_worker_init(worker: Any) -> None:
-    """Start the outbox worker thread in each gunicorn worker."""
+    """Settle the worker's heap for the garbage collector, then start its outbox worker thread."""
+    from leanhttp import settle_heap
+
     from .app import start_worker
 
+    settle_heap()
     start_worker(worker.wsgi)
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from leanhttp import settle_heap
+
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind before serving, so port 0 resolves to a real port we can announce."""
@@ -76,6 +78,7 @@ def serve(
             on_ready(url)
 
     def post_worker_init(worker: Any) -> None:
+        settle_heap()
         _start_ticker(worker.wsgi)
 
     options = {
