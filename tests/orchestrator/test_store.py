@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -116,3 +117,26 @@ def test_a_savepoint_rolls_back_only_its_block(store: Store) -> None:
             store.insert("orders", _order("ord_3", "key-1"), conn=conn)
     assert store.get("orders", "ord_1") is not None
     assert store.get("orders", "ord_2") is None
+
+
+def test_sqlite_writers_share_one_connection_and_every_write_lands(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'writers.db'}")
+    store.create_all()
+    try:
+        def write(n: int) -> None:
+            for i in range(25):
+                with store.tx() as conn:
+                    store.insert("orders", _order(f"ord_{n}_{i}", f"key-{n}-{i}"), conn=conn)
+                    if i % 5 == 4:  # a read on this thread's own connection sees the writer's commits
+                        assert store.get("orders", f"ord_{n}_{i - 1}") is not None
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # one writer connection, plus one reading connection per thread that read outside a transaction
+        assert len(store._opened) == 1 + len(threads)
+        assert store.one(sa.select(sa.func.count()).select_from(store.t["orders"]))["count_1"] == 150
+    finally:
+        store.close()
