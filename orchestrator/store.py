@@ -327,7 +327,11 @@ class Store:
         """An engine tuned per backend (JSON through orjson; a pool for PostgreSQL)."""
         json_args = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
         if not self.is_sqlite:
-            return sa.create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True, **json_args)
+            # no rollback when a connection goes back to the pool: every transaction here ends in a commit or a
+            # rollback already (_transaction; SQLAlchemy's Connection rolls back its own on close), and the
+            # pool's reset was one more round trip per transaction (~45 µs of CPU, 110 µs of wall time)
+            return sa.create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                                    pool_reset_on_return=None, **json_args)
         engine = sa.create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30}, **json_args)
 
         @sa.event.listens_for(engine, "connect")
