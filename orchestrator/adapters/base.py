@@ -88,6 +88,7 @@ class ProviderClient:
         self.breaker = CircuitBreaker(self.provider, fail_max=self.policy.breaker_fail_max,
                                       reset_s=self.policy.breaker_reset_s, on_change=_breaker_changed)
         metrics.BREAKER_STATE.labels(self.provider).set(0)
+        self._series: dict[tuple[str, str], tuple[Any, Any]] = {}  # (operation, outcome) -> metric series
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -202,9 +203,15 @@ class ProviderClient:
         return body
 
     def _observe(self, operation: str, started: float, outcome: str) -> None:
-        """Latency and outcome metrics of one attempt."""
-        metrics.PROVIDER_SECONDS.labels(self.provider, operation).observe(time.perf_counter() - started)
-        metrics.PROVIDER_CALLS.labels(self.provider, operation, outcome).inc()
+        """Latency and outcome metrics of one attempt (the labelled series looked up once: `labels()` takes
+        a lock and builds a key on every call)."""
+        series = self._series.get((operation, outcome))
+        if series is None:
+            series = self._series[(operation, outcome)] = (
+                metrics.PROVIDER_SECONDS.labels(self.provider, operation),
+                metrics.PROVIDER_CALLS.labels(self.provider, operation, outcome))
+        series[0].observe(time.perf_counter() - started)
+        series[1].inc()
 
 
 _MALFORMED = object()
