@@ -103,11 +103,11 @@ class ProviderClient:
         """
         method = method.upper()
         args = (operation, method, path, json_body, params, idempotency_key, headers)
-        if not (method in SAFE_METHODS or idempotency_key is not None) or not self.policy.retries:
-            return self._guarded(*args)  # not safe to repeat: one attempt
         try:
             return self._guarded(*args)
         except RetryableHTTPError as exc:
+            if not (method in SAFE_METHODS or idempotency_key is not None) or not self.policy.retries:
+                raise  # not safe to repeat (or no retries): one attempt
             first: list[BaseException] = [exc]
 
         def attempt(*attempt_args: Any) -> Any:
